@@ -1,0 +1,266 @@
+"""A scalar computational graph with reverse-mode autodiff, and a picture of it.
+
+Every ``Value`` remembers the numbers it was computed from (``children``) and the
+*local gradient* of itself with respect to each of them. ``backward()`` walks the
+graph from the output to the inputs and applies the one rule of backprop:
+
+    downstream gradient = local gradient x upstream gradient
+
+and a node reached along several paths adds up what each path brings.
+
+    >>> x, y = Value(1.0, name="x"), Value(4.0, name="y")
+    >>> L = x**2 + 2*x*y
+    >>> L.backward()
+    >>> L.data, x.grad, y.grad
+    (9.0, 10.0, 2.0)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = ["Value", "draw", "topological_order"]
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number or a Value, got {type(value).__name__} ({value!r})"
+        )
+    return float(value)
+
+
+class Value:
+    """One scalar node of a computational graph.
+
+    Attributes:
+        data: the forward value.
+        grad: dL/d(this node) after ``L.backward()``; 0.0 before.
+        name: a label for pictures ("x", "y"); operations are labelled by ``op``.
+        op: the operation that produced the node ("" for inputs, "+", "*", "exp", ...).
+        children: the nodes this one was computed from.
+        local_grads: d(this node)/d(child), one number per child.
+    """
+
+    __slots__ = ("data", "grad", "name", "op", "children", "local_grads", "is_constant")
+
+    def __init__(self, data: float, name: str = "", *, _children: tuple[Value, ...] = (),
+                 _local_grads: tuple[float, ...] = (), _op: str = "") -> None:
+        self.data = _number("data", data)
+        self.grad = 0.0
+        self.name = str(name)
+        self.op = _op
+        self.children = _children
+        self.local_grads = _local_grads
+        self.is_constant = False
+
+    # -- building the graph ------------------------------------------------
+    @staticmethod
+    def _wrap(other: Value | float) -> Value:
+        if isinstance(other, Value):
+            return other
+        constant = Value(_number("operand", other), name=f"{float(other):g}")
+        constant.is_constant = True
+        return constant
+
+    def __add__(self, other: Value | float) -> Value:
+        other = self._wrap(other)
+        return Value(self.data + other.data, _children=(self, other), _local_grads=(1.0, 1.0), _op="+")
+
+    def __mul__(self, other: Value | float) -> Value:
+        other = self._wrap(other)
+        return Value(self.data * other.data, _children=(self, other),
+                     _local_grads=(other.data, self.data), _op="*")
+
+    def __pow__(self, exponent: float) -> Value:
+        if isinstance(exponent, Value):
+            raise TypeError("Value ** Value is not supported: the exponent must be a number, "
+                            "e.g. x**2; write exp(y * log(x)) for a variable exponent")
+        p = _number("exponent", exponent)
+        if self.data == 0 and p < 1:
+            raise ValueError(f"0 ** {p:g} has no finite derivative at 0; keep the base away from 0")
+        return Value(self.data ** p, _children=(self,), _local_grads=(p * self.data ** (p - 1),),
+                     _op=f"**{p:g}")
+
+    def __neg__(self) -> Value:
+        return Value(-self.data, _children=(self,), _local_grads=(-1.0,), _op="neg")
+
+    def __sub__(self, other: Value | float) -> Value:
+        other = self._wrap(other)
+        return Value(self.data - other.data, _children=(self, other), _local_grads=(1.0, -1.0), _op="-")
+
+    def __truediv__(self, other: Value | float) -> Value:
+        other = self._wrap(other)
+        if other.data == 0:
+            raise ZeroDivisionError("division by zero: the divisor's data is 0")
+        return self * other ** -1
+
+    def __radd__(self, other: float) -> Value:
+        return self._wrap(other) + self
+
+    def __rmul__(self, other: float) -> Value:
+        return self._wrap(other) * self
+
+    def __rsub__(self, other: float) -> Value:
+        return self._wrap(other) - self
+
+    def __rtruediv__(self, other: float) -> Value:
+        return self._wrap(other) / self
+
+    def exp(self) -> Value:
+        """e**x; its local gradient is e**x itself."""
+        out = math.exp(self.data)
+        return Value(out, _children=(self,), _local_grads=(out,), _op="exp")
+
+    def log(self) -> Value:
+        """Natural logarithm; local gradient 1/x. Raises ValueError for x <= 0."""
+        if self.data <= 0:
+            raise ValueError(f"log needs a positive number, got {self.data:g}")
+        return Value(math.log(self.data), _children=(self,), _local_grads=(1.0 / self.data,), _op="log")
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e**-x); local gradient sigma * (1 - sigma)."""
+        x = self.data
+        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        return Value(s, _children=(self,), _local_grads=(s * (1.0 - s),), _op="sigmoid")
+
+    def relu(self) -> Value:
+        """max(0, x); local gradient 1 for x > 0, 0.5 at x == 0 (the slides), 0 for x < 0."""
+        x = self.data
+        local = 1.0 if x > 0 else (0.5 if x == 0 else 0.0)
+        return Value(max(0.0, x), _children=(self,), _local_grads=(local,), _op="relu")
+
+    # -- backprop ----------------------------------------------------------
+    def backward(self) -> None:
+        """Fill ``.grad`` of every node this one depends on with dself/dnode.
+
+        Gradients are reset first, so calling ``backward()`` twice gives the same
+        result; a node reached by several paths receives the sum of all paths.
+        """
+        order = topological_order(self)
+        for node in order:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):               # from the output back to the inputs
+            for child, local in zip(node.children, node.local_grads):
+                child.grad += local * node.grad    # local gradient x upstream gradient
+
+    @property
+    def label(self) -> str:
+        """The name if one was given, otherwise the operation."""
+        return self.name or self.op or "value"
+
+    def __repr__(self) -> str:
+        name = f"name={self.name!r}, " if self.name else (f"op={self.op!r}, " if self.op else "")
+        return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, each after all of its children (inputs first)."""
+    order: list[Value] = []
+    seen: set[int] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:                                    # iterative: deep graphs do not hit the recursion limit
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in node.children if id(child) not in seen)
+    return order
+
+
+def _layout(order: list[Value]) -> tuple[dict[int, tuple[float, float]], int, int]:
+    """Positions (column, row) of every node, inputs left, output right.
+
+    A node's column is the longest path from an input to it; inputs sit just left
+    of their first consumer. Rows inside a column follow the mean row of the
+    neighbours (a few alternating sweeps), which keeps most arrows short and
+    uncrossed.
+    """
+    column: dict[int, int] = {}
+    for node in order:
+        column[id(node)] = 1 + max((column[id(c)] for c in node.children), default=-1)
+    parents: dict[int, list[Value]] = {id(n): [] for n in order}
+    for node in order:
+        for child in node.children:
+            parents[id(child)].append(node)
+    for node in order:
+        if not node.children and parents[id(node)]:
+            column[id(node)] = min(column[id(p)] for p in parents[id(node)]) - 1
+    n_columns = max(column.values()) + 1
+    columns: list[list[Value]] = [[] for _ in range(n_columns)]
+    for node in order:
+        columns[column[id(node)]].append(node)
+    row = {id(n): float(i) for nodes in columns for i, n in enumerate(nodes)}
+
+    def sweep(nodes: list[Value], neighbours) -> None:
+        def key(n: Value) -> float:
+            near = neighbours(n)
+            return sum(row[id(m)] for m in near) / len(near) if near else row[id(n)]
+        nodes.sort(key=key)
+        for i, n in enumerate(nodes):
+            row[id(n)] = float(i)
+
+    for _ in range(3):
+        for nodes in columns[1:]:
+            sweep(nodes, lambda n: n.children)
+        for nodes in reversed(columns[:-1]):
+            sweep(nodes, lambda n: parents[id(n)])
+    height = max(len(nodes) for nodes in columns)
+    position = {id(n): (float(column[id(n)]), (len(nodes) - 1) / 2 - row[id(n)])
+                for nodes in columns for n in nodes}
+    return position, n_columns, height
+
+
+def draw(root: Value, *, show_grad: bool = True, show_local: bool = False, ax=None, title: str | None = None):
+    """Draw the graph that computes ``root``, inputs on the left, output on the right.
+
+    Each box shows the node's label, its forward value and (``show_grad``) its
+    gradient; with ``show_local`` each arrow is labelled with the local gradient
+    d(parent)/d(child). Constants are grey. Only matplotlib is used (no graphviz
+    binary). Returns the matplotlib Figure (drawn into ``ax`` if one is given).
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(root, Value):
+        raise TypeError(f"draw needs a Value, got {type(root).__name__}")
+    order = topological_order(root)
+    position, n_columns, height = _layout(order)
+    if ax is None:
+        fig = Figure(figsize=(0.6 + 1.9 * n_columns, 0.5 + 0.95 * height), layout="tight")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    ax.set_axis_off()
+    ax.set_xlim(-0.5, n_columns - 0.5)
+    ax.set_ylim(-height / 2, height / 2)
+    if title:
+        ax.set_title(title)
+
+    boxes = {}
+    for node in order:
+        text = f"{node.label}\n{node.data + 0.0:.4g}"
+        if show_grad and not node.is_constant:
+            text += f"\ngrad {node.grad + 0.0:.4g}"
+        face = "#eeeeee" if node.is_constant else ("#d9ecff" if not node.children else "#fff4d6")
+        boxes[id(node)] = ax.text(*position[id(node)], text, ha="center", va="center", fontsize=9, zorder=3,
+                                  bbox=dict(boxstyle="round,pad=0.35", fc=face, ec="#555555"))
+    for node in order:
+        local_sum: dict[int, float] = {}
+        for child, local in zip(node.children, node.local_grads):
+            local_sum[id(child)] = local_sum.get(id(child), 0.0) + local
+        for child in {id(c): c for c in node.children}.values():
+            ax.annotate("", xy=(0.0, 0.5), xycoords=boxes[id(node)], xytext=(1.0, 0.5),
+                        textcoords=boxes[id(child)], zorder=1,
+                        arrowprops=dict(arrowstyle="-|>", color="#777777", shrinkA=4, shrinkB=4))
+            if show_local:
+                (x0, y0), (x1, y1) = position[id(child)], position[id(node)]
+                ax.text(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0) + 0.1, f"{local_sum[id(child)]:.3g}",
+                        fontsize=8, color="#b03030", ha="center", zorder=2,
+                        bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
+    return fig

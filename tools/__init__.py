@@ -1,0 +1,1 @@
+"""Maintainer tools for the course notebooks (not imported by students)."""
