@@ -14,6 +14,8 @@ def as_float_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray
     Integer input becomes float64. Anything else that is not a real number array
     (strings, objects, complex numbers, booleans) raises ValueError naming ``name``.
     """
+    if type(value) is np.ndarray and value.dtype.kind == "f" and (ndim is None or value.ndim == ndim):
+        return value                                # the common case, kept cheap for training loops
     array = np.asarray(value)
     if array.dtype.kind in "iu":
         array = array.astype(np.float64)

@@ -85,7 +85,8 @@ class MLP:
         buffer = [X]
         a = X
         for l in range(1, self.n_layers + 1):
-            z = self.params[f"W{l}"] @ a + self.params[f"b{l}"]
+            z = self.params[f"W{l}"] @ a
+            z += self.params[f"b{l}"]                   # in place: one array per layer, no temporary
             buffer.append(z)
             if l < self.n_layers:
                 a = self._f(z)
@@ -128,15 +129,18 @@ class MLP:
         # the product simplifies to the same (y_hat - y)/B, which stays exact when the
         # sigmoid saturates at 0 or 1 (the two-step route then gives 0 instead).
         dL_dzL = losses.softmax_cross_entropy_backward(y, y_hat)
-        grads: dict[str, np.ndarray] = {}
+        grads: dict[str, np.ndarray] = dict.fromkeys(self.params)      # same key order as params
         dL_da = dL_dzL                                    # replaced by each layer for the one below
         for l in range(self.n_layers, 0, -1):            # from the last layer to the first
             z, a_prev = buffer[2 * l - 1], buffer[2 * l - 2]                  # z[l]; X for l = 1, else a[l-1]
             # The slides: 1. dL/dz[l]   2. dL/dW[l], dL/db[l]   3. the new dL/da, for a[l-1]
             dL_dz = dL_dzL if l == self.n_layers else self._f_backward(dL_da, z)      # 1
-            grads[f"W{l}"], dL_da = ops.matmul_backward(dL_dz, self.params[f"W{l}"], a_prev)  # 2, 3
+            if l > 1:
+                grads[f"W{l}"], dL_da = ops.matmul_backward(dL_dz, self.params[f"W{l}"], a_prev)  # 2, 3
+            else:                                        # dL/dX is never used: skip w.T @ dL_dz
+                grads["W1"] = dL_dz @ a_prev.T
             grads[f"b{l}"] = ops.bias_backward(dL_dz)                                          # 2. dL/db[l]
-        return {key: grads[key] for key in self.params}
+        return grads
 
     # -- using the model ---------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -50,7 +50,7 @@ def bias_backward(dL_dz: np.ndarray) -> np.ndarray:
     the batch: returns dL_dz.sum(axis=1, keepdims=True), shape (N, 1).
     """
     dL_dz = as_float_array("dL_dz", dL_dz, ndim=2)
-    return dL_dz.sum(axis=1, keepdims=True)
+    return np.add.reduce(dL_dz, axis=1, keepdims=True)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -87,7 +87,10 @@ def relu_derivative(x: np.ndarray) -> np.ndarray:
     since an input is exactly 0.0 very rarely, but a test can tell them apart.
     """
     x = as_float_array("x", x)
-    return np.where(x > 0, 1.0, np.where(x == 0, 0.5, 0.0)).astype(x.dtype, copy=False)
+    derivative = np.sign(x)                        # -1, 0, 1  (in place below: one array, no temporaries)
+    derivative += 1                                #  0, 1, 2
+    derivative *= 0.5                              #  0, 0.5, 1
+    return derivative
 
 
 def relu_backward(dL_dz: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -108,5 +111,6 @@ def softmax(z: np.ndarray) -> np.ndarray:
     z = as_float_array("z", z)
     if z.ndim == 0:
         raise ValueError("z: expected an array of logits (classes x batch), got a scalar")
-    e = np.exp(z - z.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
+    e = np.exp(z - np.maximum.reduce(z, axis=0, keepdims=True))    # z - (max of each column)
+    e /= np.add.reduce(e, axis=0, keepdims=True)                     # divide by each column's sum
+    return e

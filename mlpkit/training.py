@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._checks import as_float_array
@@ -94,17 +96,18 @@ def train(model: MLP, X: np.ndarray, y: np.ndarray, epochs: int = 50, batch_size
                     Y_b = Y_epoch[:, start:start + batch_size]
                     y_hat, buffer = model._forward(X_b)                       # 1. forward
                     L = model._loss(Y_b, y_hat)
-                    if not np.isfinite(L):
+                    if not math.isfinite(L):
                         raise TrainingDiverged(
                             f"the loss became {L} at epoch {epoch} (batch starting at sample {start}) "
                             f"with lr={lr:g}: the steps are too large; try a smaller learning rate, "
                             f"e.g. lr={lr / 10:g}")
                     grads = model._backward(Y_b, y_hat, buffer)              # 2. backward
                     for key, gradient in grads.items():                      # 3. update
-                        params[key] -= lr * gradient
+                        gradient *= lr                                       # in place: grads are fresh arrays
+                        params[key] -= gradient
                     B = X_b.shape[1]
                     loss_sum += L * B
-                    correct += int((model._labels(y_hat) == labels_epoch[start:start + B]).sum())
+                    correct += np.count_nonzero(model._labels(y_hat) == labels_epoch[start:start + B])
             history["loss"].append(loss_sum / N)
             history["accuracy"].append(correct / N)
             if validate:

@@ -5,6 +5,7 @@ import math
 import os
 
 import matplotlib.figure
+import numpy as np
 import pytest
 from hypothesis import given
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -140,7 +141,8 @@ def test_draw_shows_values_and_gradients_without_graphviz(monkeypatch):
     assert "2\n2" in texts                        # the constant 2: value only
     assert {"2", "4", "1"} <= set(texts)          # local gradients on the arrows
     arrows = [t for t in fig.axes[0].texts if isinstance(t, Annotation)]
-    assert len(arrows) == 7                       # x->x**2, x->2x, 2->2x, 2x->2xy, y->2xy, x**2->L, 2xy->L
+    # one arrowhead per edge: x->x**2, x->2x, 2->2x, 2x->2xy, y->2xy, x**2->L, 2xy->L
+    assert sum(a.arrowprops["arrowstyle"] == "-|>" for a in arrows) == 7
     assert len(texts) - len(arrows) == 7 + 7      # 7 node boxes and 7 local-gradient labels
 
 
@@ -183,3 +185,23 @@ def test_draw_into_existing_axes_and_rejects_non_values():
     with pytest.raises(TypeError, match="draw needs a Value"):
         draw(3.0)
     assert os.environ.get("PATH")
+
+
+@pytest.mark.parametrize("build", [lambda x, y: x**2 + 2 * x * y, lambda x, y: x * x + x,
+                                   lambda x, y: ((x * y).exp() + x).log() * y + x])
+def test_arrows_that_skip_columns_bend_around_boxes(build):
+    from mlpkit.graph import _layout
+
+    L = build(Value(1.0, name="x"), Value(4.0, name="y"))
+    order = topological_order(L)
+    position, waypoints, _, _ = _layout(order)
+    for (child, parent), via in waypoints.items():
+        path = [position[child], *via, position[parent]]
+        assert [p[0] for p in path] == list(np.arange(path[0][0], path[-1][0] + 1)), "one waypoint per column"
+        for node in order:
+            if id(node) in (child, parent):
+                continue
+            x, y = position[id(node)]
+            for xp, yp in path:
+                if xp == x:                       # the arrow passes this node's column at height yp
+                    assert abs(yp - y) >= 0.99, f"arrow {child}->{parent} runs through {node.label}"

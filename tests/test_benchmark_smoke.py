@@ -1,0 +1,42 @@
+"""Smoke test of benchmarks/bench_train.py: a --quick run exits cleanly and prints the samples/s table."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
+REQUIRED_ROWS = ("mlpkit", "numpy", "scikit-learn")
+
+
+def table_rows(output: str) -> dict[str, list[str]]:
+    """The Markdown table's body rows, keyed by the first cell (the contender)."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) > 2 and cells[0] not in ("contender", "---"):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def row_for(rows: dict[str, list[str]], prefix: str) -> list[str]:
+    """The one row whose contender name starts with ``prefix``."""
+    matches = [cells for name, cells in rows.items() if name.startswith(prefix)]
+    assert len(matches) == 1, f"expected one row starting with {prefix!r}, got {sorted(rows)}"
+    return matches[0]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_positive_samples_per_second():
+    # One torch thread keeps the run short: with several OpenMP threads on a small VM an epoch can take seconds.
+    result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--torch-threads", "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "self-check" in result.stdout
+    rows = table_rows(result.stdout)
+    for prefix in REQUIRED_ROWS:
+        median, best = row_for(rows, prefix)[:2]
+        assert float(median) > 0 and float(best) > 0, (prefix, median, best)
+    torch_row = row_for(rows, "torch")
+    assert torch_row[0] == "not installed" or float(torch_row[0]) > 0
