@@ -40,3 +40,14 @@ def test_quick_benchmark_prints_positive_samples_per_second():
         assert float(median) > 0 and float(best) > 0, (prefix, median, best)
     torch_row = row_for(rows, "torch")
     assert torch_row[0] == "not installed" or float(torch_row[0]) > 0
+
+
+@pytest.mark.slow
+def test_notebook_benchmark_measures_time_and_memory():
+    script = SCRIPT.parent / "bench_notebooks.py"
+    notebook = SCRIPT.parents[1] / "lectures" / "02_computational_graphs.ipynb"
+    result = subprocess.run([sys.executable, str(script), str(notebook)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = table_rows(result.stdout)["lectures/02_computational_graphs.ipynb"]
+    seconds, megabytes, verdict = float(row[0]), float(row[1]), row[2]
+    assert 0 < seconds < 60 and 50 < megabytes < 2000 and verdict == "yes"

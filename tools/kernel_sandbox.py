@@ -11,12 +11,17 @@ import os
 import sys
 import tempfile
 
+from jupyter_core.paths import jupyter_runtime_dir
+
 _ROOT = os.environ.get("COURSE_SANDBOX_ROOT")
+_CACHE = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+_CONFIG = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
 if _ROOT:
     _allowed = tuple(os.path.join(os.path.realpath(p), "") for p in filter(None, [
         _ROOT, sys.prefix, sys.base_prefix, sys.exec_prefix, "/usr", "/etc", "/proc", "/sys", "/dev",
-        "/var/cache/fontconfig", os.path.expanduser("~/.cache/fontconfig"), os.environ.get("IPYTHONDIR"),
-        os.environ.get("MPLCONFIGDIR"), os.environ.get("JUPYTER_RUNTIME_DIR"), tempfile.gettempdir(),
+        "/var/cache/fontconfig", os.path.join(_CACHE, "fontconfig"), os.path.join(_CACHE, "matplotlib"),
+        os.path.join(_CONFIG, "matplotlib"), os.environ.get("MPLCONFIGDIR"), os.environ.get("IPYTHONDIR"),
+        jupyter_runtime_dir(), tempfile.gettempdir(),
     ]))
     _network = {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "urllib.Request"}
 
