@@ -20,12 +20,16 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["Value", "draw", "topological_order"]
+__all__ = ["Value", "draw", "topological_order", "NotANumberError"]
+
+
+class NotANumberError(TypeError, ValueError):
+    """A Value was given something that is not a real number (both a TypeError and a ValueError)."""
 
 
 def _number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
+        raise NotANumberError(
             f"{name} must be a real number or a Value, got {type(value).__name__} ({value!r})"
         )
     return float(value)
@@ -248,7 +252,7 @@ def draw(root: Value, *, show_grad: bool = True, show_local: bool = False, ax=No
     from matplotlib.figure import Figure
 
     if not isinstance(root, Value):
-        raise TypeError(f"draw needs a Value, got {type(root).__name__}")
+        raise NotANumberError(f"root: draw needs the Value at the end of a graph, got {type(root).__name__}")
     order = topological_order(root)
     position, waypoints, n_columns, height = _layout(order)
     if ax is None:

@@ -56,7 +56,7 @@ def train(model: MLP, X: np.ndarray, y: np.ndarray, epochs: int = 50, batch_size
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    if not np.isfinite(lr) or lr <= 0:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr: expected a positive learning rate such as 0.1, got {lr!r}")
     dtype = model.params["W1"].dtype
     X = as_float_array("X", X, ndim=2).astype(dtype, copy=False)

@@ -112,6 +112,8 @@ def test_deep_graph_needs_no_recursion():
 def test_value_rejects_non_numbers(bad, message):
     with pytest.raises(TypeError, match=message):
         Value(bad)
+    with pytest.raises(ValueError, match=message):            # NotANumberError is both
+        Value(bad)
 
 
 def test_operation_errors_explain_the_fix():
@@ -182,7 +184,7 @@ def test_draw_into_existing_axes_and_rejects_non_values():
     _, _, L = slides_example()
     assert draw(L, ax=ax) is fig
     plt.close(fig)
-    with pytest.raises(TypeError, match="draw needs a Value"):
+    with pytest.raises(ValueError, match="root: draw needs the Value at the end of a graph, got float"):
         draw(3.0)
     assert os.environ.get("PATH")
 

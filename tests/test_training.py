@@ -101,6 +101,7 @@ def test_diverging_loss_stops_with_a_clear_error():
     (dict(epochs=0), r"epochs: expected a positive integer, got 0"),
     (dict(batch_size=2.5), r"batch_size: expected a positive integer, got 2.5"),
     (dict(lr=-1.0), r"lr: expected a positive learning rate such as 0.1, got -1.0"),
+    (dict(lr="0.1"), r"lr: expected a positive learning rate such as 0.1, got '0.1'"),
     (dict(X_val=np.ones((2, 3))), r"y_val: X_val was given without y_val"),
     (dict(X_val=np.ones((3, 3)), y_val=np.zeros(3, dtype=int)), r"X_val has shape \(3, 3\), expected \(2, N_val\)"),
     (dict(X_val=np.ones((2, 3)), y_val=np.zeros(4, dtype=int)), r"y_val has shape \(2, 4\), expected \(2, 3\)"),
