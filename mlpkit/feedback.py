@@ -287,6 +287,15 @@ def _spiral_task(seed: int = 0):
     return X_tr, one_hot(l_tr, 5), X_te, l_te
 
 
+def _check_losses(history: Any) -> None:
+    try:
+        values = np.asarray(history, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise FeedbackError("train_sgd should return the epoch losses as numbers (floats)") from None
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise FeedbackError("the epoch losses should be finite, non-negative numbers (the mean cross-entropy)")
+
+
 def check_train_sgd(train_sgd: Callable) -> None:
     """Visible test for ``train_sgd(model, X, y, epochs, batch_size, lr, seed) -> list of epoch losses``."""
     X, y, _, _ = _spiral_task()
@@ -297,6 +306,7 @@ def check_train_sgd(train_sgd: Callable) -> None:
         raise FeedbackError("train_sgd should return the list of epoch losses (one number per epoch)")
     if len(history) != 3:
         raise FeedbackError(f"train_sgd returned {len(history)} losses for 3 epochs: append one per epoch")
+    _check_losses(history)
     if all(np.array_equal(before[k], model.params[k]) for k in before):
         raise FeedbackError("model.params did not change: update them in place, e.g. "
                             "model.params[key] -= lr * grads[key] (writing W = W - lr * dW only renames W)")
@@ -340,8 +350,8 @@ def hidden_matmul_backward(matmul_backward: Callable, trials: int = 20, seed: in
             raise _hidden_fail(f"matmul_backward is wrong for w of shape {(N, K)} and x of shape {(K, P)}")
 
 
-def _hidden_elementwise(fn: Callable, name: str, forward: Callable, practised: Callable, trials: int, seed: int,
-                        zeros: bool) -> None:
+def _hidden_elementwise(fn: Callable, name: str, forward: Callable, practised: tuple[Callable, ...], trials: int,
+                        seed: int, zeros: bool) -> None:
     rng = np.random.default_rng(seed)
     for _ in range(trials):
         N, B = _random_shapes(rng, 2)
@@ -349,7 +359,7 @@ def _hidden_elementwise(fn: Callable, name: str, forward: Callable, practised: C
         x[np.abs(x) < 1e-3] = 0.01
         if zeros:
             x[rng.random((N, B)) < 0.3] = 0.0                   # exact zeros: the kink of ReLU
-        with forbidden(practised):
+        with forbidden(*practised):
             got = fn(up, x)
         expected = numerical_gradient(_sum_against(up, forward), x)    # at x == 0 this gives exactly 0.5 for ReLU
         if not _matches(got, expected):
@@ -359,12 +369,14 @@ def _hidden_elementwise(fn: Callable, name: str, forward: Callable, practised: C
 
 def hidden_sigmoid_backward(sigmoid_backward: Callable, trials: int = 20, seed: int = 2024) -> None:
     """Random shapes and values, checked against finite differences of mlpkit's forward sigmoid."""
-    _hidden_elementwise(sigmoid_backward, "sigmoid_backward", ops.sigmoid, ops.sigmoid_backward, trials, seed, False)
+    _hidden_elementwise(sigmoid_backward, "sigmoid_backward", ops.sigmoid, (ops.sigmoid_backward,), trials, seed,
+                        False)
 
 
 def hidden_relu_backward(relu_backward: Callable, trials: int = 20, seed: int = 4242) -> None:
     """Random shapes and values with exact zeros, checked against finite differences."""
-    _hidden_elementwise(relu_backward, "relu_backward", ops.relu, ops.relu_backward, trials, seed, True)
+    _hidden_elementwise(relu_backward, "relu_backward", ops.relu, (ops.relu_backward, ops.relu_derivative), trials,
+                        seed, True)
 
 
 def hidden_binary_cross_entropy_backward(binary_cross_entropy_backward: Callable, trials: int = 20,
@@ -424,8 +436,11 @@ def hidden_train_sgd(train_sgd: Callable, min_accuracy: float = 0.9, seed: int =
     model = MLP([2, 64, 64, 5], seed=0)
     with forbidden(train, MLP.backward, MLP._backward):
         history = train_sgd(model, X_tr, y_tr, 150, 32, 0.5, 0)
-    if history is None or len(history) != 150:
+    if history is None or not hasattr(history, "__len__") or len(history) != 150:
         raise _hidden_fail("train_sgd should return one loss per epoch")
+    _check_losses(history)
+    if not history[-1] < history[0]:
+        raise _hidden_fail("the returned loss did not go down from the first epoch to the last")
     accuracy = float((model.predict(X_te) == labels_te).mean())
     if not accuracy >= min_accuracy:
         raise _hidden_fail(f"after training, the test accuracy is {accuracy:.1%}, below the required "

@@ -156,9 +156,15 @@ def test_training_mistakes():
     fails_with(feedback.check_train_sgd, not_in_place, r"model.params did not change: update them in place")
     fails_with(feedback.check_train_sgd, lambda *a: [1.0], r"returned 1 losses for 3 epochs")
 
+    def flat_loss(model, X, y, epochs, batch_size, lr, seed):
+        train_correct(model, X, y, epochs, batch_size, lr, seed)
+        return [1.0] * epochs
+    with pytest.raises(FeedbackError, match=r"hidden test: the returned loss did not go down"):
+        feedback.hidden_train_sgd(flat_loss)
+
     def too_few_epochs(model, X, y, epochs, batch_size, lr, seed):
         train_correct(model, X, y, 1, batch_size, lr, seed)
-        return [0.0] * epochs
+        return list(np.linspace(1.0, 0.5, epochs))
     with pytest.raises(FeedbackError, match=r"hidden test: after training, the test accuracy is .*below the required"):
         feedback.hidden_train_sgd(too_few_epochs)
 
@@ -247,3 +253,15 @@ def test_diagnose_directly():
     assert feedback.diagnose("g", expected.copy(), expected) is None
     assert "transposed" in feedback.diagnose("g", np.arange(4.0).reshape(2, 2).T, np.arange(4.0).reshape(2, 2))
     assert "wrong values" in feedback.diagnose("g", expected + 1, expected)
+
+
+def test_relu_derivative_is_forbidden_too_and_loss_values_are_checked():
+    with pytest.raises(FeedbackError, match=r"you may not call mlpkit's relu_derivative"):
+        feedback.hidden_relu_backward(lambda d, x: d * ops.relu_derivative(x))
+
+    def returns_words(model, X, y, epochs, batch_size, lr, seed):
+        train_correct(model, X, y, epochs, batch_size, lr, seed)
+        return ["loss"] * epochs
+    fails_with(feedback.check_train_sgd, returns_words, r"epoch losses as numbers")
+    with pytest.raises(FeedbackError, match=r"epoch losses as numbers"):
+        feedback.hidden_train_sgd(returns_words)

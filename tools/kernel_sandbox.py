@@ -25,7 +25,8 @@ if _ROOT:
     ]))
     _network = {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "urllib.Request"}
 
-    def _sandbox(event: str, args: tuple) -> None:
+    def _sandbox(event: str, args: tuple, _network=_network, _allowed=_allowed, os=os) -> None:
+        # Defaults bind what the hook needs: it still runs while Python clears module globals at exit.
         if event in _network:
             raise PermissionError(f"course sandbox: notebooks must not use the network ({event} {args[1:]!r})")
         if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):

@@ -1,0 +1,234 @@
+"""Submissions for testing the graded exercises: correct answers written another way, and typical mistakes.
+
+``VARIANTS[variant][grade_id]`` is the whole new source of that answer cell (signature and body). To build a
+submission, start from the reference solution (every answer cell of ``solutions/backprop/*.ipynb``) and
+replace the cells a variant names; the other answer cells keep the reference solution. Sources use only
+what the notebooks' setup cells import (``np``, ``ops``, ``losses``, ...) and, for ``train_sgd``, the
+notebook's own ``backward``.
+
+``FAILS[variant]`` maps each test cell that such a submission must fail to a regular expression matching
+the visible test's diagnosis; every other test cell must pass. ``POINTS`` gives each test cell's points, so a
+submission's expected score is ``TOTAL_POINTS - sum(POINTS[t] for t in FAILS[variant])``.
+"""
+
+ASSIGNMENT = "backprop"
+
+NOTEBOOK_OF = {
+    "graph_by_hand": "1_graph_and_layers.ipynb",
+    "matmul_backward": "1_graph_and_layers.ipynb",
+    "sigmoid_backward": "1_graph_and_layers.ipynb",
+    "relu_backward": "1_graph_and_layers.ipynb",
+    "binary_cross_entropy_backward": "2_mlp_and_training.ipynb",
+    "softmax_cross_entropy_backward": "2_mlp_and_training.ipynb",
+    "backward": "2_mlp_and_training.ipynb",
+    "train_sgd": "2_mlp_and_training.ipynb",
+}
+
+POINTS = {
+    "test_graph_by_hand": 3,
+    "test_matmul_backward": 3,
+    "test_sigmoid_backward": 2,
+    "test_relu_backward": 3,
+    "test_binary_cross_entropy_backward": 2,
+    "test_softmax_cross_entropy_backward": 2,
+    "test_backward": 5,
+    "test_train_sgd": 3,
+}
+TOTAL_POINTS = sum(POINTS.values())
+
+# -- correct answers, written with explicit Python loops -----------------------------------------------------
+LOOPS = {
+    "matmul_backward": '''
+def matmul_backward(dL_dz, w, x):
+    N, K = w.shape
+    P = x.shape[1]
+    dL_dw = np.zeros((N, K))
+    dL_dx = np.zeros((K, P))
+    for i in range(N):
+        for k in range(K):
+            for j in range(P):
+                dL_dw[i, k] += dL_dz[i, j] * x[k, j]
+                dL_dx[k, j] += w[i, k] * dL_dz[i, j]
+    return dL_dw, dL_dx
+''',
+    "sigmoid_backward": '''
+import math
+
+
+def sigmoid_backward(dL_dz, x):
+    dL_dx = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        s = 1.0 / (1.0 + math.exp(-x[index]))
+        dL_dx[index] = s * (1.0 - s) * dL_dz[index]
+    return dL_dx
+''',
+    "relu_backward": '''
+def relu_backward(dL_dz, x):
+    dL_dx = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        if x[index] > 0:
+            dL_dx[index] = dL_dz[index]
+        elif x[index] == 0:
+            dL_dx[index] = 0.5 * dL_dz[index]
+    return dL_dx
+''',
+    "binary_cross_entropy_backward": '''
+def binary_cross_entropy_backward(y, y_hat):
+    B = y.shape[1]
+    dL_dy_hat = np.zeros(y_hat.shape)
+    for i in range(B):
+        dL_dy_hat[0, i] = -(y[0, i] / y_hat[0, i] - (1 - y[0, i]) / (1 - y_hat[0, i])) / B
+    return dL_dy_hat
+''',
+    "softmax_cross_entropy_backward": '''
+def softmax_cross_entropy_backward(y, y_hat):
+    K, B = y.shape
+    dL_dz = np.zeros((K, B))
+    for i in range(B):
+        for k in range(K):
+            dL_dz[k, i] = (y_hat[k, i] - y[k, i]) / B
+    return dL_dz
+''',
+}
+
+# -- correct answers, computed in float32 ---------------------------------------------------------------------
+FLOAT32 = {
+    "matmul_backward": '''
+def matmul_backward(dL_dz, w, x):
+    dL_dz, w, x = (np.asarray(a, dtype=np.float32) for a in (dL_dz, w, x))
+    return dL_dz @ x.T, w.T @ dL_dz
+''',
+    "sigmoid_backward": '''
+def sigmoid_backward(dL_dz, x):
+    x, dL_dz = np.asarray(x, dtype=np.float32), np.asarray(dL_dz, dtype=np.float32)
+    s = np.float32(1) / (np.float32(1) + np.exp(-x))
+    return dL_dz * s * (np.float32(1) - s)
+''',
+    "relu_backward": '''
+def relu_backward(dL_dz, x):
+    x, dL_dz = np.asarray(x, dtype=np.float32), np.asarray(dL_dz, dtype=np.float32)
+    return dL_dz * np.where(x > 0, np.float32(1), np.where(x == 0, np.float32(0.5), np.float32(0)))
+''',
+    "binary_cross_entropy_backward": '''
+def binary_cross_entropy_backward(y, y_hat):
+    y, y_hat = np.asarray(y, dtype=np.float32), np.asarray(y_hat, dtype=np.float32)
+    return -(y / y_hat - (1 - y) / (1 - y_hat)) / np.float32(y.shape[1])
+''',
+    "softmax_cross_entropy_backward": '''
+def softmax_cross_entropy_backward(y, y_hat):
+    y, y_hat = np.asarray(y, dtype=np.float32), np.asarray(y_hat, dtype=np.float32)
+    return (y_hat - y) / np.float32(y.shape[1])
+''',
+    "backward": '''
+def backward(L, y, y_hat, buffer, params):
+    f32 = np.float32
+    X, z1, a1, z2, a2, z3 = (np.asarray(array, dtype=f32) for array in buffer)
+    z, a = {1: z1, 2: z2, 3: z3}, {0: X, 1: a1, 2: a2}
+    grads = {}
+    for l in range(3, 0, -1):
+        if l == 3:
+            dL_dz = (np.asarray(y_hat, dtype=f32) - np.asarray(y, dtype=f32)) / f32(y.shape[1])
+        else:
+            dL_dz = dL_da * np.where(z[l] > 0, f32(1), np.where(z[l] == 0, f32(0.5), f32(0)))
+        grads[f"W{l}"] = dL_dz @ a[l - 1].T
+        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True)
+        dL_da = np.asarray(params[f"W{l}"], dtype=f32).T @ dL_dz
+    return grads
+''',
+}
+
+# -- typical mistakes, one per variant ------------------------------------------------------------------------
+MATMUL_TRANSPOSED = '''
+def matmul_backward(dL_dz, w, x):
+    dL_dw = x @ dL_dz.T          # the factors in the wrong order: the transpose of dL/dw
+    dL_dx = w.T @ dL_dz
+    return dL_dw, dL_dx
+'''
+
+SIGMOID_AT_OUTPUT = '''
+def sigmoid_backward(dL_dz, x):
+    a = ops.sigmoid(x)                                         # the output ...
+    return dL_dz * ops.sigmoid(a) * (1 - ops.sigmoid(a))      # ... used where the input belongs
+'''
+
+RELU_ZERO_AT_KINK = '''
+def relu_backward(dL_dz, x):
+    return dL_dz * (x > 0)       # 0 at x == 0 (PyTorch's choice), not the course's 0.5
+'''
+
+BCE_SLIDES_SIGN = '''
+def binary_cross_entropy_backward(y, y_hat):
+    B = y.shape[1]
+    return (y / y_hat - (1 - y) / (1 - y_hat)) / B      # as printed on the slides: no minus sign
+'''
+
+SOFTMAX_SUM_NOT_MEAN = '''
+def softmax_cross_entropy_backward(y, y_hat):
+    return y_hat - y             # one sample's gradient: the batch mean's 1/B is missing
+'''
+
+BACKWARD_AT_OUTPUT = '''
+def backward(L, y, y_hat, buffer, params):
+    X, z1, a1, z2, a2, z3 = buffer
+    a = {0: X, 1: a1, 2: a2}
+    grads = {}
+    for l in range(3, 0, -1):
+        if l == 3:
+            dL_dz = losses.softmax_cross_entropy_backward(y, y_hat)
+        else:
+            dL_dz = ops.relu_backward(dL_da, a[l])      # ReLU's derivative at its output a, not its input z
+        grads[f"W{l}"] = dL_dz @ a[l - 1].T
+        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True)
+        dL_da = params[f"W{l}"].T @ dL_dz
+    return grads
+'''
+
+TRAIN_NOT_IN_PLACE = '''
+def train_sgd(model, X, y, epochs, batch_size, lr, seed):
+    rng = np.random.default_rng(seed)
+    N = X.shape[1]
+    history = []
+    for epoch in range(epochs):
+        order = rng.permutation(N)
+        loss_sum = 0.0
+        for start in range(0, N, batch_size):
+            batch = order[start:start + batch_size]
+            y_hat, buffer = model.forward(X[:, batch])
+            L = model.loss(y[:, batch], y_hat)
+            grads = backward(L, y[:, batch], y_hat, buffer, model.params)
+            for key, param in model.params.items():
+                param = param - lr * grads[key]      # a new array named param: model.params never changes
+            loss_sum += L * len(batch)
+        history.append(loss_sum / N)
+    return history
+'''
+
+VARIANTS = {
+    "loops": LOOPS,
+    "float32": FLOAT32,
+    "matmul_transposed": {"matmul_backward": MATMUL_TRANSPOSED},
+    "softmax_sum_not_mean": {"softmax_cross_entropy_backward": SOFTMAX_SUM_NOT_MEAN},
+    "bce_slides_sign": {"binary_cross_entropy_backward": BCE_SLIDES_SIGN},
+    "sigmoid_at_output": {"sigmoid_backward": SIGMOID_AT_OUTPUT},
+    "relu_zero_at_kink": {"relu_backward": RELU_ZERO_AT_KINK},
+    "backward_at_output": {"backward": BACKWARD_AT_OUTPUT},
+    "train_not_in_place": {"train_sgd": TRAIN_NOT_IN_PLACE},
+}
+VARIANTS = {name: {grade_id: source.strip("\n") + "\n" for grade_id, source in cells.items()}
+            for name, cells in VARIANTS.items()}
+
+FAILS = {
+    "loops": {},
+    "float32": {},
+    "matmul_transposed": {
+        "test_matmul_backward": r"dL_dw has shape \(4, 3\), expected \(3, 4\): did you forget a transpose"},
+    "softmax_sum_not_mean": {
+        "test_softmax_cross_entropy_backward": r"B = 4 times too large: the loss is the mean over the batch"},
+    "bce_slides_sign": {
+        "test_binary_cross_entropy_backward": r"opposite sign\. The slides print this formula without its minus"},
+    "sigmoid_at_output": {"test_sigmoid_backward": r"took the derivative at the output"},
+    "relu_zero_at_kink": {"test_relu_backward": r"is 0 where x == 0\. .*0\.5"},
+    "backward_at_output": {
+        "test_backward": r"grads\['W2'\]: took ReLU's derivative at the layer's output a instead of its input z"},
+    "train_not_in_place": {"test_train_sgd": r"model\.params did not change: update them in place"},
+}
