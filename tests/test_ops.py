@@ -18,8 +18,8 @@ def check(backward_value, f, x, upstream):
     numeric = numerical_gradient(lambda _: float((f() * upstream).sum()), x)
     assert backward_value.shape == x.shape
     # When the true gradient is exactly 0 (e.g. a constant upstream through softmax) the
-    # relative error of two tiny numbers means nothing: then both must be below 1e-9.
-    assert rel_error(backward_value, numeric) < TOL or np.abs(backward_value - numeric).max() < 1e-9
+    # relative error of two tiny numbers means nothing: then they must agree to 1e-8.
+    assert rel_error(backward_value, numeric) < TOL or np.abs(backward_value - numeric).max() < 1e-8
 
 
 @given(st.data(), dims, dims, dims)

@@ -1,0 +1,462 @@
+"""What Binder builds and what a student then sees.
+
+- The files in binder/ (Python 3.11, requirements.txt as the single list of versions, a postBuild that switches
+  nbgrader's instructor tools off) and the README's Binder badge.
+- What repo2docker would build from them (`repo2docker --no-build --debug` prints the Dockerfile; no Docker).
+- A rehearsal in a real browser: a fresh virtual environment built from binder/ alone, JupyterLab started from
+  it on a copy of the repository, headless Chromium (Playwright) opens the index, every lecture and an exercise,
+  runs every cell and checks what a student sees; the server and its kernels must stay under Binder's 2 GB.
+  Screenshots, logs and a summary go to test-artifacts/browser/. It needs /usr/bin/chromium (apt-get install
+  chromium) and takes a few minutes; without Chromium it is skipped, except in CI (CI=true), where it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.browser.binder_env import (
+    BINDER_PYTHON,
+    build_binder_env,
+    clean_env,
+    copy_worktree,
+    escapism,
+    find_python,
+    repo2docker_base_pins,
+    repo2docker_dockerfile,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BINDER = ROOT / "binder"
+LECTURES = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "lectures").glob("*.ipynb"))]
+EXERCISE = "exercises/backprop/1_graph_and_layers.ipynb"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+MEMORY_LIMIT = 2_000_000_000          # mybinder.org gives a session about 2 GB
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+# What postBuild switches off: nbgrader's instructor tools (and the menu that opens them); Validate stays.
+INSTRUCTOR_PLUGINS = {"@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:menu"}
+STUDENT_PLUGIN = "@jupyter/nbgrader:validate-assignment"
+FORMGRADER = "nbgrader.server_extensions.formgrader"
+
+
+# Run by the Binder environment's Python: its version, where mlpkit comes from, the versions students get.
+PROBE = """import json, sys, mlpkit, importlib.metadata as md
+print(json.dumps({"python": list(sys.version_info[:2]), "mlpkit": mlpkit.__file__,
+                  "direct_url": md.distribution("mlpkit").read_text("direct_url.json"),
+                  "versions": {n: md.version(n) for n in ["jupyterlab", "notebook", "nbgrader", "ipywidgets",
+                                                          "ipykernel", "numpy", "matplotlib", "tqdm"]}}))"""
+
+
+def requirement_lines(path: Path) -> list[str]:
+    return [line.split("#")[0].strip() for line in path.read_text().splitlines() if line.split("#")[0].strip()]
+
+
+# ---- the binder/ files -------------------------------------------------------------------------------------------
+
+def test_binder_asks_for_python_311():
+    assert (BINDER / "runtime.txt").read_text().strip() == f"python-{BINDER_PYTHON}"
+
+
+def test_binder_requirements_are_requirements_txt_and_nothing_else():
+    # One list of versions: binder/requirements.txt only includes the top-level file (pip resolves a nested -r
+    # against the including file's folder; the "-e ." in it against the working directory, the repository root).
+    assert requirement_lines(BINDER / "requirements.txt") == ["-r ../requirements.txt"]
+    assert "-e ." in requirement_lines(ROOT / "requirements.txt")
+    assert not {"environment.yml", "Pipfile", "setup.py", "install.R"} & {p.name for p in BINDER.iterdir()}
+
+
+def test_postbuild_switches_off_the_instructor_tools_and_keeps_validate():
+    text = (BINDER / "postBuild").read_text()
+    assert text.startswith("#!/bin/bash")
+    script = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "set -euo pipefail" in script
+    assert os.access(BINDER / "postBuild", os.X_OK)
+    assert set(re.findall(r"@jupyter/nbgrader:[\w-]+", script)) == INSTRUCTOR_PLUGINS
+    assert re.search(r"jupyter labextension disable\b.*\"\$\{plugins\[@\]\}\"", script)
+    assert re.search(rf"jupyter server extension disable\b.*\b{re.escape(FORMGRADER)}\b", script)
+    assert STUDENT_PLUGIN not in script and "validate_assignment" not in script
+    subprocess.run(["bash", "-n", str(BINDER / "postBuild")], check=True)
+
+
+def test_postbuild_names_plugins_the_installed_nbgrader_has():
+    # The plugin ids are compiled into nbgrader's prebuilt JupyterLab extension; a renamed plugin would make
+    # `jupyter labextension disable` silently do nothing.
+    package = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter" / "nbgrader"
+    if not package.exists():
+        pytest.skip("nbgrader's JupyterLab extension is not installed in this environment")
+    code = "".join(p.read_text(errors="replace") for p in (package / "static").glob("*.js"))
+    plugins = set(re.findall(r'"(@jupyter/nbgrader:[\w-]+)"', code))
+    assert INSTRUCTOR_PLUGINS | {STUDENT_PLUGIN} <= plugins, plugins
+
+
+def test_readme_badge_opens_the_course_index_in_jupyterlab_on_binder():
+    readme = (ROOT / "README.md").read_text()
+    badge = re.search(r"\[!\[[^\]]*\]\((https://mybinder\.org/badge_logo\.svg)\)\]\(([^)]+)\)", readme)
+    assert badge, "README has no Binder badge"
+    url = badge.group(2)
+    assert re.fullmatch(r"https://mybinder\.org/v2/gh/[\w.-]+/[\w.-]+/HEAD\?urlpath=lab/tree/lectures/00_index\.ipynb",
+                        url), url
+    assert (ROOT / "lectures" / "00_index.ipynb").exists()
+
+
+def test_ci_installs_chromium_and_never_skips_the_rehearsal():
+    ci = (ROOT / ".ci" / "run").read_text()
+    install = ci.index("apt-get install -y chromium chromium-driver")
+    assert ci.index("apt-get update") < install < ci.index('bash -c "${TEST_COMMAND')
+    assert 'export CI="${CI:-true}"' in ci
+
+
+# ---- what repo2docker would build --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def clean_copy(tmp_path_factory) -> Path:
+    """The repository as a push would publish it: tracked and untracked-but-not-ignored files."""
+    return copy_worktree(ROOT, tmp_path_factory.mktemp("binder") / "repo")
+
+
+def test_repo2docker_builds_python_311_from_the_binder_files(clean_copy, tmp_path):
+    pytest.importorskip("repo2docker", reason="pip install -r requirements-dev.txt (jupyter-repo2docker)")
+    dockerfile, log = repo2docker_dockerfile(clean_copy, cwd=tmp_path)
+    # Python 3.11, from binder/runtime.txt
+    assert f"Building conda environment for python={BINDER_PYTHON}" in log
+    assert escapism(f"environment.py-{BINDER_PYTHON}-linux-64.lock") in dockerfile
+    # binder/requirements.txt is what pip installs, after the whole repository is in place and from its root
+    # (WORKDIR ${REPO_DIR}), so "-r ../requirements.txt" and its "-e ." find their files; the top-level
+    # requirements.txt is not installed on its own.
+    installs = re.findall(r"^RUN .*pip install .*$", dockerfile, re.M)
+    assert installs == ['RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'], \
+        installs
+    order = [dockerfile.index(s) for s in ("WORKDIR ${REPO_DIR}", "COPY --chown=0:0 src/ ${REPO_DIR}/", installs[0],
+                                           "RUN ./binder/postBuild")]
+    assert order == sorted(order), "expected: WORKDIR repo, copy the repository, pip install, postBuild"
+    assert "setup.py" not in dockerfile and "environment.yml" not in dockerfile
+
+
+# ---- the rehearsal in a browser ----------------------------------------------------------------------------------
+
+def _require_browser() -> None:
+    """Skip without Chromium or Playwright, except in CI, where the rehearsal must run."""
+    from tests.browser.lab import chromium_path
+
+    missing = []
+    if chromium_path() is None:
+        missing.append("Chromium (apt-get install chromium chromium-driver)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (pip install -r requirements-dev.txt)")
+    if missing:
+        message = "the Binder rehearsal needs " + " and ".join(missing)
+        if IN_CI:
+            pytest.fail(message + "; CI must install it (.ci/run)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def binder_env():
+    """A copy of the repository and a fresh venv built from its binder/ files alone (deleted afterwards)."""
+    _require_browser()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="binder-rehearsal-"))
+    try:
+        repo = copy_worktree(ROOT, work / "repo")
+        assert (repo / EXERCISE).exists(), f"{EXERCISE} is missing: generate the student version (nbgrader)"
+        venv = work / "venv"
+        python = find_python()
+        # BINDER_REHEARSAL_BASE=1: first install the Jupyter versions of repo2docker's base environment, which
+        # pip then keeps (what a Binder session really runs; e.g. an older JupyterLab than a fresh venv gets)
+        base = repo2docker_base_pins() if os.environ.get("BINDER_REHEARSAL_BASE", "") not in ("", "0") else []
+        start = time.perf_counter()
+        steps = build_binder_env(repo, venv, ARTIFACTS / "binder-build.log", python, preinstall=base)
+        build_s = time.perf_counter() - start
+        probe = subprocess.run([str(venv / "bin" / "python"), "-c", PROBE], capture_output=True, text=True,
+                               env=clean_env(venv), cwd="/", timeout=120)
+        assert probe.returncode == 0, probe.stderr
+        yield {"repo": repo, "venv": venv, "python": python, "build_s": build_s, "build_steps_s": steps,
+               "base_pins": base, "info": json.loads(probe.stdout)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_binder_environment_has_mlpkit_from_the_repository_and_no_instructor_tools(binder_env):
+    repo, venv, info = binder_env["repo"], binder_env["venv"], binder_env["info"]
+    if binder_env["python"] != sys.executable or sys.version_info[:2] == (3, 11):   # not CI's fallback
+        assert info["python"] == [3, 11]
+    # "-e ." resolved against the repository root: an editable mlpkit living in the repository
+    assert Path(info["mlpkit"]).resolve() == (repo / "mlpkit" / "__init__.py").resolve()
+    assert json.loads(info["direct_url"]).get("dir_info", {}).get("editable") is True
+    page_config = json.loads((venv / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
+    assert {k for k, v in page_config["disabledExtensions"].items() if v} == INSTRUCTOR_PLUGINS
+    assert {k for k, v in page_config.get("lockedExtensions", {}).items() if v} == INSTRUCTOR_PLUGINS
+    listing = subprocess.run([str(venv / "bin" / "jupyter"), "server", "extension", "list"], capture_output=True,
+                             text=True, env=clean_env(venv, HOME=str(repo)), cwd=repo, timeout=120)
+    states = dict(re.findall(r"^\s*(\S+) \x1b\[\d+m(enabled|disabled)", listing.stdout + listing.stderr, re.M))
+    assert states.get(FORMGRADER) == "disabled" and states.get("nbgrader.server_extensions.validate_assignment") \
+        == "enabled", states
+    print(f"Binder environment: Python {info['python']}, {info['versions']}")
+
+
+def _errors(nb) -> list[tuple[int, str, str, str]]:
+    """(cell index, nbgrader id, ename, evalue) of every error output of a saved notebook."""
+    return [(i, c.metadata.get("nbgrader", {}).get("grade_id", ""), o.get("ename", ""), o.get("evalue", "")[:200])
+            for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def _png_outputs(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def check_images(notebook, saved, problems: list[str]) -> None:
+    """Every plot of the saved notebook is an image the browser decoded (and there is at least one)."""
+    images, pngs = notebook.images(), _png_outputs(saved)
+    if pngs == 0 or images["decoded"] < pngs or images["decoded"] != images["total"]:
+        problems.append(f"{notebook.path}: {pngs} image outputs saved, {images} in the page")
+
+
+def check_lecture(notebook, repo: Path, problems: list[str]) -> dict:
+    """Run all cells, save, then: no error output, every cell ran, every plot rendered."""
+    start = time.perf_counter()
+    finished = notebook.run_all()
+    seconds = time.perf_counter() - start
+    notebook.save()
+    saved = nbformat.read(repo / notebook.path, as_version=4)
+    if not finished or _errors(saved):
+        problems.append(f"{notebook.path}: Run All stopped or cells raised: {_errors(saved)}")
+    not_run = [i for i, c in enumerate(saved.cells) if c.cell_type == "code" and c.source.strip()
+               and c.execution_count is None]
+    if not_run:
+        problems.append(f"{notebook.path}: cells {not_run} did not run")
+    check_images(notebook, saved, problems)
+    return {"run_all_s": round(seconds, 1), "images": notebook.images()}
+
+
+def check_graph_widget(notebook, problems: list[str]) -> None:
+    """Lecture 02: the interact widget shows sliders x and y; dragging x redraws the graph and the gradients."""
+    page = notebook.page
+    interact = notebook.locator(".widget-interact").first
+    slider_x = interact.locator(".widget-slider", has=page.locator(".widget-label", has_text="x")).first
+    output = interact.locator(".widget-output").first
+    output.locator("img").first.wait_for(state="attached", timeout=30_000)
+    assert interact.locator(".widget-slider").count() == 2, "expected two sliders, x and y"
+    before_text, before_img = output.text_content(), output.locator("img").first.get_attribute("src")
+    assert "dL/dx = 10, dL/dy = 2" in before_text, before_text
+    notebook.shot("02_computational_graphs-widget-before", interact)
+    handle = slider_x.locator(".noUi-handle").bounding_box()
+    track = slider_x.locator(".noUi-base").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(track["x"] + 0.8 * track["width"], handle["y"] + handle["height"] / 2, steps=12)
+    page.mouse.up()
+    x = float(slider_x.locator(".widget-readout").text_content())
+    expected = f"dL/dx = {2 * x + 8:.4g}, dL/dy = {2 * x:.4g}"
+    try:
+        page.wait_for_function("([el, text]) => el.textContent.includes(text)",
+                               arg=[output.element_handle(), expected], timeout=30_000)
+    except Exception:
+        problems.append(f"02: after dragging x to {x:g} the output is {output.text_content()!r}, expected {expected!r}")
+    after_img = output.locator("img").first.get_attribute("src")
+    if x == 1.0 or after_img == before_img:
+        problems.append(f"02: dragging the x slider did not change the picture (x = {x:g})")
+    notebook.shot("02_computational_graphs-widget-after", interact)
+
+
+def check_student_plugins(notebook, problems: list[str]) -> None:
+    """In the page: nbgrader's instructor plugins are not loaded, Validate is; no Nbgrader menu."""
+    plugins = notebook.student.plugins(sorted(INSTRUCTOR_PLUGINS | {STUDENT_PLUGIN}))
+    loaded = {name for name, state in plugins.items() if state["registered"]}
+    if loaded & INSTRUCTOR_PLUGINS or not plugins[STUDENT_PLUGIN]["activated"]:
+        problems.append(f"JupyterLab plugins as a student sees them: {plugins}")
+    if notebook.page.locator("#jp-mainmenu-nbgrader, .lm-MenuBar-itemLabel:text-is('Nbgrader')").count():
+        problems.append("the Nbgrader menu is shown")
+    if not notebook.locator(".jp-NotebookPanel-toolbar .validate-button").count():
+        problems.append("no Validate button in the notebook toolbar")
+
+
+def check_progress_bars(notebook, problems: list[str]) -> None:
+    """Lecture 06: tqdm's progress bars render as widgets and reach their total (200/200 epochs)."""
+    bars = notebook.locator(".widget-hprogress")
+    bar_rows = notebook.locator(".widget-hbox", has=notebook.page.locator(".widget-hprogress"))
+    texts = [row.text_content() for row in bar_rows.all()]
+    if bars.count() < 3 or not any("200/200" in t for t in texts):
+        problems.append(f"06: expected 3 finished progress bars, found {bars.count()}: {texts}")
+    if bars.count():
+        notebook.shot("06_minibatch_sgd-progress", bars.first)
+
+
+def check_exercise(notebook, repo: Path, problems: list[str]) -> dict:
+    """The blank exercise: run every cell as a student would; only answer cells (NotImplementedError) and the
+    tests of those answers fail; its pictures render; Validate reports the failing tests."""
+    page = notebook.page
+    start = time.perf_counter()
+    notebook.run_each_cell()
+    seconds = time.perf_counter() - start
+    notebook.save()
+    saved = nbformat.read(repo / notebook.path, as_version=4)
+    graded = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in saved.cells
+              if "nbgrader" in c.metadata}
+    errors = _errors(saved)
+    unexpected = [e for e in errors if not (graded.get(e[1], {}).get("solution") and e[2] == "NotImplementedError")
+                  and not graded.get(e[1], {}).get("grade")]
+    if not errors or unexpected:
+        problems.append(f"{notebook.path}: errors outside the answer/test cells: {unexpected or 'none at all'}")
+    check_images(notebook, saved, problems)
+    first_error = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").first
+    notebook.shot("exercise-1_graph_and_layers", first_error if first_error.count() else None)
+
+    notebook.locator(".validate-button").get_by_text("Validate").click()
+    dialog = page.locator(".jp-Dialog")
+    start = time.perf_counter()
+    try:
+        dialog.wait_for(timeout=240_000)
+        message = dialog.locator("#validation-message")
+        message.wait_for(timeout=5_000)
+        title, classes = dialog.locator(".jp-Dialog-header").inner_text(), message.get_attribute("class")
+        failed = message.get_by_text("The following cell failed:").count()
+        notebook.shot("exercise-validate")
+        if "Validation Results" not in title or "validation-failed" not in classes or failed < 1:
+            problems.append(f"Validate: dialog {title!r} {classes!r} with {failed} failed cells: "
+                            f"{message.inner_text()[:500]!r}")
+        dialog.get_by_role("button", name=re.compile("Ok", re.I)).click()
+    except Exception as error:
+        problems.append(f"Validate: no validation result ({type(error).__name__}: {str(error)[:300]})")
+    return {"run_cells_s": round(seconds, 1), "validate_s": round(time.perf_counter() - start, 1),
+            "errors": len(errors)}
+
+
+# True while a progress bar inside `node` shows 1 to 199 of 200 epochs
+TRAINING_RUNS = r"""node => [...node.querySelectorAll('.widget-hbox')].some(row =>
+    row.querySelector('.widget-hprogress') && /\b([1-9]\d?|1\d\d)\/200\b/.test(row.textContent))"""
+
+
+def rehearse(repo: Path, venv: Path, shots: Path) -> tuple[dict, list[str]]:
+    """Start JupyterLab of `venv` on `repo` and go through the course in Chromium; return (summary, problems)."""
+    import psutil
+
+    from tests.browser.lab import JupyterLab, MemorySampler, Student, chromium, tree_pss
+
+    for old in shots.glob("*.png"):
+        old.unlink()
+    problems: list[str] = []
+    summary: dict = {"notebooks": {}}
+    training = "course open + training"
+    start = time.perf_counter()
+    env = clean_env(venv, HOME=str(repo))       # on Binder the repository is the home folder
+    with JupyterLab(venv, repo, shots / "jupyterlab.log", env) as lab, chromium() as browser:
+        sampler = MemorySampler(lab.proc.pid)
+        sampler.start()
+        student = Student(browser, lab, shots)
+        try:
+            # the server: formgrader off, Validate's handler on
+            if lab.status("/formgrader") != 404:
+                problems.append("the formgrader answers on /formgrader")
+            status, version = lab.get("/nbgrader_version?version=0.9.6")
+            if status != 200 or not version.get("success"):
+                problems.append(f"Validate's server extension: {status} {version}")
+
+            def visit(path: str, check):
+                """Open path in the student's tab (it stays open) and check it; record problems, go on."""
+                sampler.phase = path
+                errors_before, began, notebook = len(student.errors), time.perf_counter(), None
+                try:
+                    notebook = student.open(path)
+                    opened = time.perf_counter() - began
+                    summary["notebooks"][path] = check(notebook) or {}
+                    summary["notebooks"][path].update(open_s=round(opened, 1),
+                                                      total_s=round(time.perf_counter() - began, 1))
+                except Exception as error:
+                    problems.append(f"{path}: {type(error).__name__}: {str(error)[:600]}")
+                    student.shot(f"FAILED-{Path(path).stem}")
+                    student.page.keyboard.press("Escape")          # a dialog left open would block the rest
+                finally:
+                    summary["notebooks"].setdefault(path, {})["peak_mb"] = round(sampler.peak(path)["rss"] / 1e6)
+                    if student.errors[errors_before:]:
+                        problems.append(f"{path}: JavaScript errors {student.errors[errors_before:][:3]}")
+                return notebook
+
+            def lecture(notebook):
+                result = check_lecture(notebook, repo, problems)
+                stem = Path(notebook.path).stem
+                if stem == "00_index":
+                    check_student_plugins(notebook, problems)
+                    notebook.shot(stem, notebook.locator(".jp-Cell").first)
+                elif stem == "02_computational_graphs":
+                    notebook.shot(f"{stem}-graph", notebook.locator(".jp-OutputArea-output img").first)
+                    check_graph_widget(notebook, problems)
+                elif stem == "06_minibatch_sgd":
+                    check_progress_bars(notebook, problems)
+                else:
+                    notebook.shot(stem, notebook.locator(".jp-OutputArea-output img").first)
+                return result
+
+            opened = {path: visit(path, lecture) for path in LECTURES}
+            visit(EXERCISE, lambda notebook: check_exercise(notebook, repo, problems))
+
+            # the whole course open (every notebook in a tab, every kernel running) while lecture 06 trains again
+            sampler.phase = training
+            summary["kernels_open"] = kernels = len(lab.get("/api/kernels")[1])
+            if kernels < len(LECTURES) + 1:
+                problems.append(f"only {kernels} kernels were running during the training run")
+            try:
+                notebook = opened[LECTURES[-1]] or student.open(LECTURES[-1])
+                notebook.start_run_all()
+                # the 200-epoch training: its progress bar is scrolled to, then caught while it runs
+                bar = notebook.locator(".widget-hbox", has=notebook.page.locator(".widget-hprogress"),
+                                       has_text=re.compile(r"\b\d+/200\b")).first
+                bar.wait_for(state="attached", timeout=120_000)   # off screen: not "visible"
+                student.show_running_sessions()
+                notebook.scroll_to(bar)
+                notebook.page.wait_for_function(TRAINING_RUNS, arg=notebook.node.element_handle(), timeout=120_000)
+                running = sampler.sample()
+                kernel_pythons = {p.cmdline()[0] for p in psutil.Process(lab.proc.pid).children(recursive=True)
+                                  if "ipykernel_launcher" in " ".join(p.cmdline())}
+                if {str(Path(python).parent) for python in kernel_pythons} != {str(venv / "bin")}:
+                    problems.append(f"kernels do not run the Binder environment's Python: {kernel_pythons}")
+                summary["during_training_pss_mb"] = round(tree_pss(lab.proc.pid) / 1e6)
+                student.shot("06_minibatch_sgd-training-with-the-course-open")
+                summary["during_training"] = {"rss_mb": round(running[0] / 1e6), "kernels": running[2]}
+                if not notebook.wait_run_all():
+                    problems.append("lecture 06 failed when run again with the whole course open")
+            except Exception as error:
+                problems.append(f"training with the course open: {type(error).__name__}: {str(error)[:600]}")
+                student.shot("FAILED-training-again")
+        finally:
+            sampler.stop()
+            student.close()
+        summary["memory_mb"] = {name: {**p, "rss": round(p["rss"] / 1e6)} for name, p in sampler.peaks.items()}
+        summary["peak_mb_course_open_training"] = round(sampler.peaks.get(training, {"rss": 0})["rss"] / 1e6)
+        summary["peak_mb"] = round(sampler.peak()["rss"] / 1e6)
+    summary["browser_s"] = round(time.perf_counter() - start, 1)
+    summary["screenshots"] = sorted(p.name for p in shots.glob("*.png"))
+    return summary, problems
+
+
+def test_the_course_runs_in_a_browser_on_the_binder_environment(binder_env, capsys):
+    start = time.perf_counter()
+    summary, problems = rehearse(binder_env["repo"], binder_env["venv"], ARTIFACTS)
+    summary.update(venv_build_s=round(binder_env["build_s"], 1),
+                   venv_build_steps_s={k: round(v, 1) for k, v in binder_env["build_steps_s"].items()},
+                   python=binder_env["python"], versions=binder_env["info"]["versions"],
+                   base_pins=binder_env["base_pins"], rehearsal_s=round(time.perf_counter() - start, 1))
+    (ARTIFACTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with capsys.disabled():
+        print(f"\nBinder rehearsal ({summary['versions']})\n"
+              f"  venv built in {summary['venv_build_s']} s {summary['venv_build_steps_s']}; browser part "
+              f"{summary['browser_s']} s\n"
+              f"  memory of the server and its kernels (sum of RSS): peak {summary['peak_mb']} MB; "
+              f"{summary['peak_mb_course_open_training']} MB with the whole course open "
+              f"({summary.get('kernels_open')} kernels) and lecture 06 training (sum of PSS then "
+              f"{summary.get('during_training_pss_mb')} MB); limit {MEMORY_LIMIT / 1e6:.0f} MB\n"
+              f"  screenshots, logs and summary.json in {ARTIFACTS.relative_to(ROOT)}/")
+    assert not problems, "\n".join(problems)
+    assert summary["peak_mb"] * 1e6 < MEMORY_LIMIT, summary["memory_mb"]

@@ -1,0 +1,633 @@
+"""The grading pipeline end to end, through nbgrader's Python API and tools/grading.py.
+
+A temporary course directory gets the repository's nbgrader_config.py and the assignment's
+source notebooks, releases them, collects a class of made-up submissions (one per situation
+an instructor meets: the reference, the blank release, a correct answer written differently,
+a typical mistake, an infinite loop, a dying kernel, edited and deleted test cells, files that
+are not notebooks, code that attacks the grader...) from the three inbox layouts, grades them
+all in one batch and checks every student's score, the CSV, the feedback and Validate.
+
+The assignment under test is chosen by SOURCE_DIR: the real ``solutions/`` as soon as
+``solutions/backprop/*.ipynb`` exist, a small stand-in (built below, same function names and
+signatures) until then. VARIANTS holds the submissions: per-cell replacement sources keyed by
+nbgrader grade_id, and the test cells each one is expected to fail; they use only functions
+both assignments have, so they work for either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from traitlets.config import Config
+
+from tools import grading
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "backprop"
+#: THE switch: the source directory of the assignment under test; None builds the stand-in.
+#: (COURSE_GRADING_STANDIN=1 in the environment forces the stand-in, to check that it still works.)
+SOURCE_DIR = (ROOT / "solutions" if sorted((ROOT / "solutions" / ASSIGNMENT).glob("*.ipynb"))
+              and not os.environ.get("COURSE_GRADING_STANDIN") else None)
+#: Execute.timeout for the tests (seconds per cell): well above the slowest reference cell (the real
+#: assignment's training demo, ~1.5 s here), short enough for the infinite-loop submissions to cost little.
+TEST_TIMEOUT = 5 if SOURCE_DIR is None else 10
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The stand-in assignment (used until the real solutions/backprop/*.ipynb exist)
+# ---------------------------------------------------------------------------------------------------------------
+
+def _meta(gid: str, *, grade=False, solution=False, locked=False, points=None) -> dict:
+    meta = {"grade": grade, "grade_id": gid, "locked": locked, "schema_version": 3, "solution": solution,
+            "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _answer(gid: str, source: str):
+    return new_code_cell(source, metadata=_meta(gid, solution=True))
+
+
+def _test(gid: str, source: str, points: int):
+    return new_code_cell(source, metadata=_meta(gid, grade=True, locked=True, points=points))
+
+
+def _locked_md(gid: str, text: str):
+    return new_markdown_cell(text, metadata=_meta(gid, locked=True))
+
+
+def _locked_code(gid: str, source: str):
+    return new_code_cell(source, metadata=_meta(gid, locked=True))
+
+
+STANDIN_SETUP = "import numpy as np\nimport mlpkit\nfrom mlpkit.gradcheck import numerical_gradient"
+
+STANDIN_NOTEBOOKS = {
+    "1_graph_and_layers": [
+        _locked_md("intro_1", "# Stand-in: backward through one layer\nWrite each function; run the tests."),
+        _locked_code("setup_1", STANDIN_SETUP),
+        _answer("matmul_backward", '''def matmul_backward(dL_dz, w, x):
+    """Backward of z = w @ x: return (dL_dw, dL_dx)."""
+    ### BEGIN SOLUTION
+    return dL_dz @ x.T, w.T @ dL_dz
+    ### END SOLUTION'''),
+        _test("test_matmul_backward", '''w, x = np.arange(6.0).reshape(2, 3), np.ones((3, 4))
+dL_dw, dL_dx = matmul_backward(np.ones((2, 4)), w, x)
+assert dL_dw.shape == w.shape and dL_dx.shape == x.shape, "matmul_backward: a gradient has the shape of its variable"
+assert np.allclose(dL_dx, w.T @ np.ones((2, 4))), "matmul_backward: dL_dx is wrong for a small example"
+print("matmul_backward: visible check passed")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(7)
+for n, k, p in [(3, 5, 2), (1, 4, 7), (6, 1, 3)]:
+    w, x, up = rng.normal(size=(n, k)), rng.normal(size=(k, p)), rng.normal(size=(n, p))
+    dL_dw, dL_dx = matmul_backward(up, w, x)
+    assert np.allclose(dL_dw, numerical_gradient(lambda w_: np.sum(up * (w_ @ x)), w)), \
+        "matmul_backward gives a wrong dL_dw for random shapes"
+    assert np.allclose(dL_dx, numerical_gradient(lambda x_: np.sum(up * (w @ x_)), x)), \
+        "matmul_backward gives a wrong dL_dx for random shapes"
+### END HIDDEN TESTS''', 2),
+        _locked_md("relu_text", "ReLU's derivative is 0.5 where x == 0 exactly, as on the slides."),
+        _answer("relu_backward", '''def relu_backward(dL_dz, x):
+    """Backward of z = relu(x): dL_dx."""
+    ### BEGIN SOLUTION
+    return dL_dz * ((x > 0) + 0.5 * (x == 0))
+    ### END SOLUTION'''),
+        _test("test_relu_backward", '''got = relu_backward(np.ones((1, 3)), np.array([[-1.0, 2.0, 3.0]]))
+assert np.allclose(got, [[0, 1, 1]]), "relu_backward: wrong for a small example"
+print("relu_backward: visible check passed")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(11)
+x, up = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
+x[0, :3] = 0.0
+got = relu_backward(up, x)
+assert np.allclose(got[x != 0], (up * (x > 0))[x != 0]), "relu_backward gives wrong values where x != 0"
+assert np.allclose(got[x == 0], 0.5 * up[x == 0]), "relu_backward gives wrong values where x == 0"
+### END HIDDEN TESTS''', 2),
+    ],
+    "2_mlp_and_training": [
+        _locked_md("intro_2", "# Stand-in: where backprop starts"),
+        _locked_code("setup_2", STANDIN_SETUP),
+        _answer("binary_cross_entropy_backward", '''def binary_cross_entropy_backward(y, y_hat):
+    """dL/dy_hat of the batch-mean binary cross-entropy; y, y_hat of shape (1, B)."""
+    ### BEGIN SOLUTION
+    return -(y / y_hat - (1 - y) / (1 - y_hat)) / y.shape[1]
+    ### END SOLUTION'''),
+        _test("test_binary_cross_entropy_backward", '''\
+g = binary_cross_entropy_backward(np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]]))
+assert g.shape == (1, 2) and g[0, 0] < 0 < g[0, 1], "binary_cross_entropy_backward: wrong shape or sign"
+print("binary_cross_entropy_backward: visible check passed")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(3)
+y = (rng.random((1, 9)) > 0.5).astype(float)
+y_hat = rng.uniform(0.05, 0.95, size=(1, 9))
+expected = numerical_gradient(lambda p: mlpkit.losses.binary_cross_entropy(y, p), y_hat)
+assert np.allclose(binary_cross_entropy_backward(y, y_hat), expected, atol=1e-6), \
+    "binary_cross_entropy_backward gives wrong values for a random batch"
+### END HIDDEN TESTS''', 2),
+        _answer("softmax_cross_entropy_backward", '''def softmax_cross_entropy_backward(y, y_hat):
+    """dL/dz of softmax + batch-mean cross-entropy; y, y_hat of shape (K, B)."""
+    ### BEGIN SOLUTION
+    return (y_hat - y) / y.shape[1]
+    ### END SOLUTION'''),
+        _test("test_softmax_cross_entropy_backward", '''\
+g = softmax_cross_entropy_backward(np.eye(3), np.full((3, 3), 1 / 3))
+assert g.shape == (3, 3), "softmax_cross_entropy_backward: dL_dz has the shape of z"
+print("softmax_cross_entropy_backward: visible check passed")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(5)
+z = rng.normal(size=(4, 7))
+y = mlpkit.datasets.one_hot(rng.integers(0, 4, size=7), 4)
+expected = numerical_gradient(lambda z_: mlpkit.losses.cross_entropy(y, mlpkit.ops.softmax(z_)), z)
+assert np.allclose(softmax_cross_entropy_backward(y, mlpkit.ops.softmax(z)), expected, atol=1e-6), \
+    "softmax_cross_entropy_backward gives wrong values for a random batch (is the 1/B there?)"
+### END HIDDEN TESTS''', 2),
+    ],
+}
+
+
+def write_standin(source_dir: Path) -> None:
+    """solutions/backprop/*.ipynb of the stand-in assignment."""
+    target = source_dir / ASSIGNMENT
+    target.mkdir(parents=True, exist_ok=True)
+    for name, cells in STANDIN_NOTEBOOKS.items():
+        nb = new_notebook(cells=[nbformat.from_dict(json.loads(json.dumps(c))) for c in cells], metadata={
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"}})
+        nbformat.write(nb, target / f"{name}.ipynb")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Submissions: per-cell replacement sources keyed by grade_id (None deletes the cell)
+# ---------------------------------------------------------------------------------------------------------------
+
+LOOPS = {
+    "matmul_backward": '''def matmul_backward(dL_dz, w, x):
+    import numpy as np
+    dL_dw = np.zeros(w.shape, dtype=np.result_type(dL_dz, x))
+    dL_dx = np.zeros(x.shape, dtype=np.result_type(dL_dz, w))
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            for p in range(x.shape[1]):
+                dL_dw[i, j] += dL_dz[i, p] * x[j, p]
+                dL_dx[j, p] += w[i, j] * dL_dz[i, p]
+    return dL_dw, dL_dx''',
+    "relu_backward": '''def relu_backward(dL_dz, x):
+    import numpy as np
+    out = np.zeros_like(dL_dz)
+    for index in np.ndindex(*x.shape):
+        if x[index] > 0:
+            out[index] = dL_dz[index]
+        elif x[index] == 0:
+            out[index] = dL_dz[index] / 2
+    return out''',
+    "softmax_cross_entropy_backward": '''def softmax_cross_entropy_backward(y, y_hat):
+    import numpy as np
+    B = y.shape[1]
+    out = np.empty_like(y_hat)
+    for k in range(y.shape[0]):
+        for b in range(B):
+            out[k, b] = (y_hat[k, b] - y[k, b]) / B
+    return out''',
+}
+RELU_ZERO_AT_KINK = '''def relu_backward(dL_dz, x):
+    return dL_dz * (x > 0)'''
+RELU_WRONG = '''def relu_backward(dL_dz, x):
+    return dL_dz * 0.0'''
+RELU_LOOPS_FOREVER = '''def relu_backward(dL_dz, x):
+    while True:
+        pass'''
+MATMUL_IGNORES_INTERRUPT = '''def matmul_backward(dL_dz, w, x):
+    import time
+    while True:
+        try:
+            time.sleep(1000)
+        except KeyboardInterrupt:
+            pass'''
+BCE_KILLS_KERNEL = '''def binary_cross_entropy_backward(y, y_hat):
+    import os
+    os._exit(1)'''
+MATMUL_THEN_SYS_EXIT = '''def matmul_backward(dL_dz, w, x):
+    return dL_dz @ x.T, w.T @ dL_dz
+
+import sys
+sys.exit("done here")'''
+RELU_PRINTS_A_LOT = '''printed = []
+
+def relu_backward(dL_dz, x):
+    if not printed:                      # the first call floods the output, then it is a correct answer
+        printed.append(True)
+        print("x" * 5_000_000)
+        for i in range(20_000):
+            print(i)
+    return dL_dz * ((x > 0) + 0.5 * (x == 0))'''
+RELU_RIGHT_ONLY_ON_SMALL_INPUTS = '''def relu_backward(dL_dz, x):
+    if x.size > 6:                       # passes the visible check, fails the hidden random shapes
+        return dL_dz * (x > 0)
+    return dL_dz * ((x > 0) + 0.5 * (x == 0))'''
+ATTACK = '''import os, shutil, socket, sqlite3, subprocess, urllib.request
+course = os.path.abspath(os.path.join(os.getcwd(), "..", "..", ".."))
+
+def fool_the_path_checks():
+    real = os.path.realpath
+    os.path.realpath = lambda path, **kwargs: os.getcwd()
+    try:
+        open(os.path.join(course, "gradebook.db"), "w").write("gone")
+    finally:
+        os.path.realpath = real
+
+attempts = {
+    "monkeypatched os.path": fool_the_path_checks,
+    "delete gradebook": lambda: os.remove(os.path.join(course, "gradebook.db")),
+    "overwrite gradebook": lambda: open(os.path.join(course, "gradebook.db"), "w").write("gone"),
+    "sqlite gradebook": lambda: sqlite3.connect(os.path.join(course, "gradebook.db")).execute("DELETE FROM grade"),
+    "write outside": lambda: open(os.path.join(course, "PWNED.txt"), "w").write("x"),
+    "write /tmp": lambda: open("/tmp/course-grading-pwned.txt", "w").write("x"),
+    "read solutions": lambda: print(open(os.path.join(course, "solutions", "backprop",
+                                                      "1_graph_and_layers.ipynb")).read()[:100]),
+    "list others": lambda: print(os.listdir(os.path.join(course, "submitted"))),
+    "delete others": lambda: shutil.rmtree(os.path.join(course, "submitted")),
+    "rename autograded": lambda: os.rename(os.path.join(course, "autograded"), os.path.join(course, "x")),
+    "subprocess": lambda: subprocess.run(["rm", "-rf", course]),
+    "os.system": lambda: os.system("rm -rf " + course),
+    "kill the grader": lambda: os.kill(os.getppid(), 9),
+    "network": lambda: urllib.request.urlopen("http://192.0.2.1", timeout=1),
+    "socket": lambda: socket.create_connection(("192.0.2.1", 80), timeout=1),
+    "symlink": lambda: os.symlink(os.path.join(course, "gradebook.db"), "gb"),
+    "lift the memory limit": lambda: __import__("resource").setrlimit(__import__("resource").RLIMIT_AS, (-1, -1)),
+    "look into the other kernels": lambda: print(os.listdir(os.path.dirname(os.environ["TMPDIR"]))),
+}
+for what, attempt in attempts.items():
+    try:
+        attempt()
+        print("ATTACK SUCCEEDED:", what)
+    except Exception as error:
+        print("refused:", what, "-", type(error).__name__, error)
+open("my-own-file.txt", "w").write("writing in my own folder is fine")
+
+def matmul_backward(dL_dz, w, x):
+    return dL_dz @ x.T, w.T @ dL_dz'''
+
+#: student id -> (per-cell replacements, test cells expected to fail). The order of ids is the grading order.
+VARIANTS: dict[str, tuple[dict, set]] = {
+    "s01_reference": ({}, set()),
+    "s02_loops": (dict(LOOPS), set()),
+    "s03_typical_mistake": ({"relu_backward": RELU_ZERO_AT_KINK}, {"test_relu_backward"}),
+    "s04_infinite_loop": ({"relu_backward": RELU_LOOPS_FOREVER}, {"test_relu_backward"}),
+    "s05_after_the_loop": ({}, set()),
+    "s06_ignores_interrupt": ({"matmul_backward": MATMUL_IGNORES_INTERRUPT}, {"test_matmul_backward"}),
+    "s07_kernel_dies": ({"binary_cross_entropy_backward": BCE_KILLS_KERNEL}, {"test_binary_cross_entropy_backward"}),
+    "s08_sys_exit": ({"matmul_backward": MATMUL_THEN_SYS_EXIT}, set()),
+    "s09_huge_output": ({"relu_backward": RELU_PRINTS_A_LOT}, set()),
+    "s10_edits_test": ({"relu_backward": RELU_WRONG, "test_relu_backward": "print('all tests passed')"},
+                       {"test_relu_backward"}),
+    "s11_deletes_test": ({"test_relu_backward": None}, set()),
+    "s12_attacker": ({"matmul_backward": ATTACK}, set()),
+    "s15_fails_only_hidden": ({"relu_backward": RELU_RIGHT_ONLY_ON_SMALL_INPUTS}, {"test_relu_backward"}),
+}
+#: Students whose submission is not (entirely) a notebook: id -> files written into their inbox folder.
+BROKEN = {
+    "s13_not_json": {"1_graph_and_layers.ipynb": b"this is not JSON {", "notes.txt": b"my notes"},
+    "s14_only_a_pdf": {"answers.pdf": b"%PDF-1.4 not a notebook"},
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers (shared with benchmarks/bench_grading.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+def make_course(root: Path, source_dir: Path | None = SOURCE_DIR, timeout: int = TEST_TIMEOUT) -> grading.Course:
+    """A temporary course: the repository's nbgrader_config.py, the assignment's sources, released."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    if source_dir is None:
+        write_standin(root / "solutions")
+    else:
+        shutil.copytree(source_dir / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
+    overrides = Config()
+    overrides.Execute.timeout = timeout
+    course = grading.Course(root, overrides)
+    grading.release(course, [ASSIGNMENT])
+    return course
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def submission(course: grading.Course, replacements: dict) -> dict[str, nbformat.NotebookNode]:
+    """What a student hands in: the release with the reference answers, then ``replacements`` applied."""
+    notebooks = {}
+    for name in course.notebooks(ASSIGNMENT):
+        source = nbformat.read(course.source / ASSIGNMENT / f"{name}.ipynb", as_version=4)
+        released = nbformat.read(course.release_dir / ASSIGNMENT / f"{name}.ipynb", as_version=4)
+        nb = grading.student_copy_with_answers(source, released)
+        cells = []
+        for cell in nb.cells:
+            gid = grade_id(cell)
+            if gid in replacements:
+                if replacements[gid] is None:
+                    continue
+                cell.source = replacements[gid]
+            cells.append(cell)
+        nb.cells = cells
+        notebooks[name] = nb
+    return notebooks
+
+
+def blank(course: grading.Course) -> dict[str, nbformat.NotebookNode]:
+    return {name: nbformat.read(course.release_dir / ASSIGNMENT / f"{name}.ipynb", as_version=4)
+            for name in course.notebooks(ASSIGNMENT)}
+
+
+def write_folder(inbox: Path, student: str, notebooks: dict) -> None:
+    (inbox / student).mkdir(parents=True)
+    for name, nb in notebooks.items():
+        nbformat.write(nb, inbox / student / f"{name}.ipynb")
+
+
+def write_zip(inbox: Path, student: str, notebooks: dict) -> None:
+    with zipfile.ZipFile(inbox / f"{student}.zip", "w") as archive:
+        for name, nb in notebooks.items():
+            archive.writestr(f"{student}/backprop/{name}.ipynb", nbformat.writes(nb))
+        archive.writestr("__MACOSX/._junk", b"ignored")
+
+
+def write_flat(inbox: Path, student: str, notebooks: dict) -> None:
+    inbox.mkdir(parents=True, exist_ok=True)
+    for name, nb in notebooks.items():
+        nbformat.write(nb, inbox / f"{student}_{name}.ipynb")
+
+
+def points(course: grading.Course) -> dict[str, float]:
+    """grade_id -> points of every graded cell."""
+    out = {}
+    for name in course.notebooks(ASSIGNMENT):
+        for cell in nbformat.read(course.source / ASSIGNMENT / f"{name}.ipynb", as_version=4).cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                out[meta["grade_id"]] = float(meta.get("points", 0))
+    return out
+
+
+def notebook_of(course: grading.Course) -> dict[str, str]:
+    """grade_id -> notebook name."""
+    return {grade_id(c): name for name in course.notebooks(ASSIGNMENT)
+            for c in nbformat.read(course.source / ASSIGNMENT / f"{name}.ipynb", as_version=4).cells if grade_id(c)}
+
+
+def hidden_lines(course: grading.Course) -> set[str]:
+    """Lines of the hidden tests that the student version does not contain (long enough to be telling)."""
+    public = set()
+    for name in course.notebooks(ASSIGNMENT):
+        for cell in blank(course)[name].cells:
+            public.update(line.strip() for line in cell.source.splitlines())
+    secret = set()
+    for name in course.notebooks(ASSIGNMENT):
+        for cell in nbformat.read(course.source / ASSIGNMENT / f"{name}.ipynb", as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if "BEGIN HIDDEN TESTS" in line:
+                    inside = True
+                elif "END HIDDEN TESTS" in line:
+                    inside = False
+                elif inside and len(line.strip()) > 12 and line.strip() not in public:
+                    secret.add(line.strip())
+    return secret
+
+
+def html_text(path: Path) -> str:
+    """The visible text of an HTML file: tags removed, entities decoded (code is split into spans)."""
+    text = path.read_text()
+    text = re.sub(r"<style.*?</style>|<script.*?</script>", "", text, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One class, graded once
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("course"))
+    inbox = course.root.parent / "inbox"
+    inbox.mkdir()
+    layouts = [write_folder, write_zip, write_flat]
+    for number, (student, (replacements, _)) in enumerate(VARIANTS.items()):
+        layouts[number % 3](inbox, student, submission(course, replacements))
+    write_folder(inbox, "s00_blank", blank(course))
+    for student, files in BROKEN.items():
+        (inbox / student).mkdir()
+        for name, data in files.items():
+            (inbox / student / name).write_bytes(data)
+    good = submission(course, {})
+    second = course.notebooks(ASSIGNMENT)[1]
+    nbformat.write(good[second], inbox / "s13_not_json" / f"{second}.ipynb")
+    (inbox / "README.txt").write_text("a stray file at the top of the inbox")
+    # an unpacked archive may hold symbolic links; one to the reference answers must not be collected
+    (inbox / "s14_only_a_pdf" / f"{second}.ipynb").symlink_to(course.source / ASSIGNMENT / f"{second}.ipynb")
+
+    report = grading.collect(course, inbox, ASSIGNMENT)
+    reference_file = course.submitted / "s01_reference" / ASSIGNMENT / f"{course.notebooks(ASSIGNMENT)[0]}.ipynb"
+    before = digest(reference_file)
+    messages = []
+    rows = grading.grade(course, ASSIGNMENT, echo=messages.append)
+    return {"course": course, "report": report, "rows": {r.student: r for r in rows}, "messages": messages,
+            "reference_digest_before": before, "reference_file": reference_file}
+
+
+def expected_score(course, failing: set) -> float:
+    return sum(p for gid, p in points(course).items() if gid not in failing)
+
+
+def test_collect_understands_the_three_layouts_and_reports_the_rest(graded):
+    report = graded["report"]
+    expected = set(VARIANTS) | set(BROKEN) | {"s00_blank"}
+    assert set(report.students) == expected
+    for student in VARIANTS:
+        assert len(report.students[student]["notebooks"]) == len(graded["course"].notebooks(ASSIGNMENT)), student
+    problems = {s: " | ".join(info["problems"]) for s, info in report.students.items()}
+    assert "notes.txt: not a notebook" in problems["s13_not_json"]
+    assert "not JSON" in problems["s13_not_json"]
+    assert "answers.pdf: not a notebook" in problems["s14_only_a_pdf"]
+    assert "a symbolic link, left out" in problems["s14_only_a_pdf"]
+    assert any("README.txt" in item for item in report.unassigned)
+    assert "test_relu_backward put back" in problems["s11_deletes_test"]
+
+
+def test_reference_scores_full_marks_and_blank_release_scores_zero(graded):
+    rows, course = graded["rows"], graded["course"]
+    full = sum(points(course).values())
+    assert rows["s01_reference"].score == rows["s01_reference"].max_score == full > 0
+    assert rows["s00_blank"].score == 0
+
+
+@pytest.mark.parametrize("student", list(VARIANTS))
+def test_every_submission_gets_the_expected_score(graded, student):
+    _, failing = VARIANTS[student]
+    row = graded["rows"][student]
+    assert row.score == expected_score(graded["course"], failing), (student, row.problems)
+
+
+def test_correct_answer_written_differently_scores_full_marks(graded):
+    row = graded["rows"]["s02_loops"]
+    assert row.score == row.max_score
+
+
+def test_typical_mistake_scores_partial_marks(graded):
+    row = graded["rows"]["s03_typical_mistake"]
+    assert 0 < row.score < row.max_score
+
+
+def test_infinite_loop_is_stopped_by_the_timeout_and_the_batch_goes_on(graded):
+    rows = graded["rows"]
+    assert any("test_relu_backward: time limit exceeded" in p for p in rows["s04_infinite_loop"].problems)
+    assert rows["s05_after_the_loop"].score == rows["s05_after_the_loop"].max_score
+    assert any("test_matmul_backward: time limit exceeded" in p for p in rows["s06_ignores_interrupt"].problems)
+    assert rows["s04_infinite_loop"].seconds < 8 * TEST_TIMEOUT + 60
+
+
+def test_a_dying_kernel_costs_only_its_own_cell(graded):
+    row = graded["rows"]["s07_kernel_dies"]
+    assert any("the kernel died" in p for p in row.problems)
+    assert row.score == expected_score(graded["course"], {"test_binary_cross_entropy_backward"})
+
+
+def test_edited_and_deleted_test_cells_are_graded_with_the_original(graded):
+    rows = graded["rows"]
+    assert any("locked cell test_relu_backward was edited" in p for p in rows["s10_edits_test"].problems)
+    assert rows["s10_edits_test"].score < rows["s10_edits_test"].max_score   # the original test ran and failed
+    assert rows["s11_deletes_test"].score == rows["s11_deletes_test"].max_score   # put back, ran and passed
+    autograded = graded["course"].autograded / "s11_deletes_test" / ASSIGNMENT
+    gids = {grade_id(c) for p in autograded.glob("*.ipynb") for c in nbformat.read(p, as_version=4).cells}
+    assert "test_relu_backward" in gids
+
+
+def test_files_that_are_not_notebooks_are_skipped_and_scored_zero(graded):
+    rows, course = graded["rows"], graded["course"]
+    first = course.notebooks(ASSIGNMENT)[0]
+    failing = {gid for gid, nb in notebook_of(course).items() if nb == first}
+    assert rows["s13_not_json"].score == expected_score(course, failing) > 0
+    assert rows["s14_only_a_pdf"].score == 0
+    assert any("nothing gradable" in p for p in rows["s14_only_a_pdf"].problems)
+
+
+def test_an_attacker_cannot_touch_the_gradebook_or_other_students(graded):
+    course, rows = graded["course"], graded["rows"]
+    attacker = rows["s12_attacker"]
+    assert attacker.score == attacker.max_score, attacker.problems
+    assert course.gradebook_path.exists()
+    assert not (course.root / "PWNED.txt").exists() and not Path("/tmp/course-grading-pwned.txt").exists()
+    assert digest(graded["reference_file"]) == graded["reference_digest_before"]
+    for student, (_, failing) in VARIANTS.items():
+        assert grading._scores(course, ASSIGNMENT, student)[0] == expected_score(course, failing), student
+    first = course.notebooks(ASSIGNMENT)[0]
+    outputs = json.dumps([c.get("outputs", []) for c in nbformat.read(
+        course.autograded / "s12_attacker" / ASSIGNMENT / f"{first}.ipynb", as_version=4).cells])
+    assert "ATTACK SUCCEEDED" not in outputs
+    assert outputs.count("refused:") == ATTACK.count('": lambda') + 1
+    assert (course.autograded / "s12_attacker" / ASSIGNMENT / "my-own-file.txt").exists()
+    assert any("sandbox refused" in p for p in attacker.problems)
+    assert any("review the answer" in p for p in attacker.problems)
+
+
+def test_huge_output_is_truncated(graded):
+    course, row = graded["course"], graded["rows"]["s09_huge_output"]
+    assert any("output truncated" in p for p in row.problems)
+    for path in (course.autograded / "s09_huge_output" / ASSIGNMENT).glob("*.ipynb"):
+        assert path.stat().st_size < 2_000_000
+
+
+def test_csv_has_every_collected_student(graded):
+    course = graded["course"]
+    import csv
+
+    with open(course.grades_csv, newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(rows) == set(graded["report"].students)
+    assert float(rows["s01_reference"]["score"]) == float(rows["s01_reference"]["max_score"])
+    assert float(rows["s14_only_a_pdf"]["score"]) == 0 and rows["s14_only_a_pdf"]["problems"]
+
+
+def test_summary_table_lists_every_student(graded):
+    table = "\n".join(graded["messages"])
+    for student in graded["report"].students:
+        assert f"| {student} |" in table
+
+
+def test_feedback_shows_no_hidden_test_source_or_traceback(graded):
+    course = graded["course"]
+    secret = hidden_lines(course)
+    assert secret, "the assignment has no hidden tests"
+    ran = "\n".join(c.source for p in (course.autograded / "s01_reference" / ASSIGNMENT).glob("*.ipynb")
+                    for c in nbformat.read(p, as_version=4).cells)
+    assert all(line in ran for line in secret), "the hidden tests did not run in the autograded notebooks"
+    pages = sorted(course.feedback.glob(f"*/{ASSIGNMENT}/*.html"))
+    assert len(pages) >= len(VARIANTS) * len(course.notebooks(ASSIGNMENT)) - 1
+    for page in pages:
+        text = html_text(page)
+        leaked = [line for line in secret if line in text]
+        assert not leaked, f"{page.relative_to(course.root)} shows hidden lines: {leaked[:3]}"
+        assert "HIDDEN TESTS" not in text
+    relu_page = f"{notebook_of(course)['test_relu_backward']}.html"
+    hidden_failure = html_text(course.feedback / "s15_fails_only_hidden" / ASSIGNMENT / relu_page)
+    assert "A hidden test failed: " in hidden_failure and "relu_backward" in hidden_failure
+    visible_failure = html_text(course.feedback / "s03_typical_mistake" / ASSIGNMENT / relu_page)
+    assert "test failed: " in visible_failure
+    for text in (hidden_failure, visible_failure):
+        assert "Traceback (most recent call last)" not in text
+
+
+def test_validate_passes_the_reference_and_fails_the_blank_release(graded, tmp_path):
+    from nbgrader.validator import Validator
+
+    course = graded["course"]
+    validator = Validator(config=course.config)
+    for name in course.notebooks(ASSIGNMENT):
+        answered = tmp_path / f"{name}.ipynb"      # the reference answers in the student version: no hidden tests
+        nbformat.write(submission(course, {})[name], answered)
+        assert validator.validate(str(answered)) == {}
+        failed = validator.validate(str(course.release_dir / ASSIGNMENT / f"{name}.ipynb")).get("failed", [])
+        graded_cells = [c for c in blank(course)[name].cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+        assert len(failed) == len(graded_cells) > 0
+
+
+def test_every_released_test_cell_keeps_a_visible_check(graded):
+    """Validate sees only visible tests: a test cell that is empty without its hidden part would always pass."""
+    for name, nb in blank(graded["course"]).items():
+        for cell in nb.cells:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+                code = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+                assert code, f"{name}/{grade_id(cell)} has no visible check"
+
+
+def test_committed_student_version_matches_a_fresh_release(graded):
+    """exercises/ is generated, committed for Binder users, and must equal what release produces now."""
+    if SOURCE_DIR is None:
+        pytest.skip("grading the stand-in assignment; exercises/ holds the real one")
+    course, committed = graded["course"], ROOT / "exercises" / ASSIGNMENT
+    assert committed.is_dir(), "exercises/backprop is missing: run `python -m tools.grading release`"
+
+    def cells(path: Path) -> list:
+        return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader"))
+                for c in nbformat.read(path, as_version=4).cells]
+
+    assert sorted(p.name for p in committed.glob("*.ipynb")) == sorted(
+        p.name for p in (course.release_dir / ASSIGNMENT).glob("*.ipynb"))
+    for path in sorted((course.release_dir / ASSIGNMENT).glob("*.ipynb")):
+        assert cells(committed / path.name) == cells(path), (
+            f"exercises/{ASSIGNMENT}/{path.name} is out of date: run `python -m tools.grading release`")

@@ -1,0 +1,767 @@
+"""Grade the course's exercises with nbgrader: one command for instructors.
+
+    python -m tools.grading release              # solutions/ -> exercises/ (student version) + gradebook
+    python -m tools.grading collect INBOX        # student files -> submitted/<student>/<assignment>/
+    python -m tools.grading grade                # autograde everyone, feedback, grades.csv, summary
+    python -m tools.grading all INBOX            # collect + grade
+    python -m tools.grading validate             # reference passes / blank fails, visible tests only
+
+Options: --assignment NAME (default: backprop for collect/grade, every assignment for
+release/validate), --course DIR (default: the repository), --timeout SECONDS (overrides
+Execute.timeout of nbgrader_config.py). docs/instructors.md explains the workflow.
+
+INBOX layouts understood by collect (they may be mixed):
+
+    INBOX/<student>/<notebook>.ipynb          a folder per student (sub-folders are searched)
+    INBOX/<student>.zip                       a zip per student (notebooks anywhere inside)
+    INBOX/<student>_<notebook>.ipynb          flat files, e.g. an LMS bulk download
+
+A notebook is recognised by its name; copies such as "1_graph_and_layers (1).ipynb" or
+"1_graph_and_layers-Copy1.ipynb" count when the exact name is absent. Everything else
+(other files, notebooks of other names, files that are not JSON notebooks) is reported per
+student and left out; nothing stops the batch.
+
+Uses nbgrader's Python API (NbGraderAPI, Gradebook): one nbgrader CLI call costs ~3 s of
+start-up, which a class of 50 students would pay 100 times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ASSIGNMENT = "backprop"
+MAX_NOTEBOOK_BYTES = 20 * 2**20          # a notebook larger than this is not collected (outputs full of images...)
+MAX_ZIP_BYTES = 200 * 2**20              # total uncompressed size read from one student's zip
+KEEP_BACKUPS = 20
+IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX", ".DS_Store", "Thumbs.db", "__pycache__"}
+COPY_SUFFIX = re.compile(r"(?: \(\d+\)|-Copy\d+|-\d+|_\d+)$")
+#: Answer code that deserves a look: it can reach the tests, the grader or the machine.
+SUSPICIOUS = re.compile(r"mlpkit\.feedback|from\s+mlpkit\s+import\s+feedback|showtraceback|sys\.modules|__builtins__|"
+                        r"\bbuiltins\b|__code__|\bctypes\b|\bgc\.|\binspect\.|\bimportlib\b|\bsubprocess\b|"
+                        r"os\.system|\bsocket\b|\burllib\b|\brequests\b|sys\.exit|os\._exit|os\.kill|\bsignal\b")
+SANDBOX_MESSAGE = re.compile(r"course grading sandbox: ([^:\n]+) is not allowed while grading")
+
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The course: config, nbgrader API, paths
+# ---------------------------------------------------------------------------------------------------------------
+
+class Course:
+    """A course directory with an nbgrader_config.py; nbgrader is driven through its Python API."""
+
+    def __init__(self, root: Path = ROOT, overrides=None):
+        from traitlets.config import Config
+        from traitlets.config.loader import PyFileConfigLoader
+
+        self.root = Path(root).resolve()
+        # nbgrader runs the `alembic` script when it creates a gradebook: make the one next to this Python
+        # findable even when the virtual environment is not activated.
+        scripts = str(Path(sys.executable).parent)
+        if shutil.which("alembic") is None and scripts not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
+        config.CourseDirectory.root = str(self.root)
+        config.merge(overrides or Config())
+        self.config = config
+        self._api = None
+
+    @property
+    def api(self):
+        if self._api is None:
+            from nbgrader.apps import NbGraderAPI
+            from traitlets.log import get_logger
+
+            # NbGraderAPI looks for nbgrader's exchange (not used by this course) and logs an error without one.
+            def no_exchange_error(record: logging.LogRecord) -> bool:
+                return "Unwritable directory" not in record.getMessage()
+
+            logger = get_logger()
+            logger.addFilter(no_exchange_error)
+            try:
+                self._api = NbGraderAPI(config=self.config)
+            finally:
+                logger.removeFilter(no_exchange_error)
+            self._api.log.setLevel(logging.WARNING)
+        return self._api
+
+    def _dir(self, name: str) -> Path:
+        value = self.config.CourseDirectory.get(name) or {"submitted_directory": "submitted",
+                                                          "autograded_directory": "autograded",
+                                                          "feedback_directory": "feedback"}[name]
+        return self.root / value
+
+    @property
+    def source(self) -> Path:
+        return self._dir("source_directory")
+
+    @property
+    def release_dir(self) -> Path:
+        return self._dir("release_directory")
+
+    @property
+    def submitted(self) -> Path:
+        return self._dir("submitted_directory")
+
+    @property
+    def autograded(self) -> Path:
+        return self._dir("autograded_directory")
+
+    @property
+    def feedback(self) -> Path:
+        return self._dir("feedback_directory")
+
+    @property
+    def gradebook_path(self) -> Path:
+        return self.root / "gradebook.db"
+
+    @property
+    def work(self) -> Path:
+        """Instructor-local bookkeeping: collect reports, logs, gradebook backups."""
+        return self.root / "grading"
+
+    @property
+    def grades_csv(self) -> Path:
+        return self.root / "grades.csv"
+
+    def assignments(self) -> list[str]:
+        return sorted(p.name for p in self.source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+    def notebooks(self, assignment: str) -> list[str]:
+        return sorted(p.stem for p in (self.source / assignment).glob("*.ipynb"))
+
+    def gradebook(self):
+        from nbgrader.api import Gradebook
+
+        return Gradebook(f"sqlite:///{self.gradebook_path}")
+
+
+def _check(result: dict, what: str) -> str:
+    if not result.get("success"):
+        raise RuntimeError(f"{what} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+    return result.get("log", "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# release
+# ---------------------------------------------------------------------------------------------------------------
+
+def release(course: Course, assignments: list[str] | None = None) -> list[Path]:
+    """generate_assignment for each assignment (gradebook updated), then copy the result into exercises/.
+
+    nbgrader writes into a temporary release folder first, so a failing generation never
+    deletes the committed student version.
+    """
+    written = []
+    for assignment in assignments or course.assignments():
+        with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
+            with _temporary(course.api.coursedir, release_directory=tmp):
+                _check(course.api.generate_assignment(assignment, force=True, create=True),
+                       f"generate_assignment {assignment}")
+            target = course.release_dir / assignment
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(Path(tmp) / assignment, target)
+            written += sorted(target.glob("*.ipynb"))
+    return written
+
+
+@contextlib.contextmanager
+def _temporary(obj, **values):
+    old = {k: getattr(obj, k) for k in values}
+    try:
+        for k, v in values.items():
+            setattr(obj, k, v)
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(obj, k, v)
+
+
+def _ensure_in_gradebook(course: Course, assignment: str) -> None:
+    """Autograde needs the assignment's source cells in the gradebook: generate them if missing."""
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        try:
+            known = {nb.name for nb in gb.find_assignment(assignment).notebooks}
+        except MissingEntry:
+            known = set()
+    if known != set(course.notebooks(assignment)):
+        with tempfile.TemporaryDirectory(prefix="course-release-") as tmp, \
+                _temporary(course.api.coursedir, release_directory=tmp):
+            _check(course.api.generate_assignment(assignment, force=True, create=True),
+                   f"generate_assignment {assignment}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# collect
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    student: str
+    notebook: str
+    exact: bool
+    origin: str                       # shown in reports: path inside the inbox (and zip)
+    read: object                      # () -> bytes
+    mtime: float = 0.0
+
+
+@dataclass
+class CollectReport:
+    assignment: str
+    students: dict = field(default_factory=dict)       # student -> {"notebooks": [...], "problems": [...]}
+    unassigned: list = field(default_factory=list)     # files that belong to no student
+
+    def problem(self, student: str, text: str) -> None:
+        self.students.setdefault(student, {"notebooks": [], "problems": []})["problems"].append(text)
+
+    def to_json(self) -> dict:
+        return {"assignment": self.assignment, "students": self.students, "unassigned": self.unassigned}
+
+
+def safe_student_id(raw: str) -> str:
+    """A student id nbgrader can use as a folder and glob: letters, digits and . _ @ - only."""
+    return re.sub(r"[^A-Za-z0-9._@-]+", "_", raw.strip()).strip("._-")
+
+
+def _match_notebook(stem: str, notebooks: list[str]) -> tuple[str | None, bool]:
+    if stem in notebooks:
+        return stem, True
+    base = COPY_SUFFIX.sub("", stem)
+    while base != stem:
+        if base in notebooks:
+            return base, False
+        stem, base = base, COPY_SUFFIX.sub("", base)
+    return None, False
+
+
+def _ignored(parts) -> bool:
+    return any(p in IGNORED_PARTS or p.startswith("._") for p in parts)
+
+
+def _scan_inbox(inbox: Path, notebooks: list[str], report: CollectReport) -> list[Candidate]:
+    candidates = []
+    for entry in sorted(inbox.iterdir()):
+        if _ignored([entry.name]):
+            continue
+        if entry.is_symlink():
+            # e.g. a link to solutions/ in an unpacked archive: never follow links out of the inbox
+            report.unassigned.append(f"{entry.name}: a symbolic link, left out")
+        elif entry.is_dir():
+            student = safe_student_id(entry.name)
+            if not student:
+                report.unassigned.append(f"{entry.name}/: not a usable student id")
+                continue
+            report.students.setdefault(student, {"notebooks": [], "problems": []})
+            for path in sorted(p for p in entry.rglob("*") if p.is_file()):
+                rel = path.relative_to(entry)
+                if _ignored(rel.parts):
+                    continue
+                if path.is_symlink():
+                    report.problem(student, f"{entry.name}/{rel}: a symbolic link, left out")
+                    continue
+                _add_file(candidates, report, student, f"{entry.name}/{rel}", path.name,
+                          path.read_bytes, path.stat().st_mtime, path.stat().st_size, notebooks)
+        elif entry.suffix.lower() == ".zip" and entry.is_file():
+            student = safe_student_id(entry.stem)
+            if not student:
+                report.unassigned.append(f"{entry.name}: not a usable student id")
+                continue
+            report.students.setdefault(student, {"notebooks": [], "problems": []})
+            _scan_zip(entry, student, notebooks, candidates, report)
+        elif entry.suffix.lower() == ".ipynb":
+            stem = entry.stem
+            for name in sorted(notebooks, key=len, reverse=True):
+                m = re.fullmatch(rf"(.+?)[_ -]+({re.escape(name)}(?:{COPY_SUFFIX.pattern[:-1]})*)", stem)
+                if m and safe_student_id(m.group(1)):
+                    student = safe_student_id(m.group(1))
+                    report.students.setdefault(student, {"notebooks": [], "problems": []})
+                    _add_file(candidates, report, student, entry.name, m.group(2) + ".ipynb", entry.read_bytes,
+                              entry.stat().st_mtime, entry.stat().st_size, notebooks)
+                    break
+            else:
+                report.unassigned.append(f"{entry.name}: no student id / notebook name recognised "
+                                         f"(expected <student>_<notebook>.ipynb)")
+        else:
+            report.unassigned.append(f"{entry.name}: not a notebook, a student folder or a .zip")
+    return candidates
+
+
+def _scan_zip(path: Path, student: str, notebooks, candidates, report) -> None:
+    try:
+        archive = zipfile.ZipFile(path)
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError) as error:
+        report.problem(student, f"{path.name}: not a readable zip ({error}); nothing collected from it")
+        return
+    if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
+        report.problem(student, f"{path.name}: more than {MAX_ZIP_BYTES >> 20} MB uncompressed; not opened")
+        return
+    for info in infos:
+        parts = Path(info.filename).parts
+        if _ignored(parts):
+            continue
+        name = parts[-1] if parts else info.filename
+        mtime = datetime(*info.date_time).timestamp()
+        _add_file(candidates, report, student, f"{path.name}:{info.filename}", name,
+                  lambda info=info: archive.read(info), mtime, info.file_size, notebooks)
+
+
+def _add_file(candidates, report, student, origin, name, read, mtime, size, notebooks) -> None:
+    if not name.lower().endswith(".ipynb"):
+        report.problem(student, f"{origin}: not a notebook, left out")
+        return
+    notebook, exact = _match_notebook(name[: -len(".ipynb")], notebooks)
+    if notebook is None:
+        report.problem(student, f"{origin}: not a notebook of this assignment (expected {', '.join(notebooks)}), "
+                                "left out")
+        return
+    if size > MAX_NOTEBOOK_BYTES:
+        report.problem(student, f"{origin}: {size >> 20} MB, larger than {MAX_NOTEBOOK_BYTES >> 20} MB; left out "
+                                "(scored 0)")
+        return
+    candidates.append(Candidate(student, notebook, exact, origin, read, mtime))
+
+
+def _read_notebook(candidate: Candidate):
+    """The notebook, or a reason why it cannot be graded."""
+    try:
+        data = candidate.read()
+        raw = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as error:
+        return None, f"not a notebook (not JSON: {str(error)[:80]})"
+    except OSError as error:
+        return None, f"cannot be read ({error})"
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
+        return None, "not a notebook (JSON without cells)"
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            nb = nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as error:  # nbformat raises many kinds
+        return None, f"not a valid notebook ({type(error).__name__}: {str(error)[:80]})"
+    return nb, None
+
+
+def collect(course: Course, inbox: Path, assignment: str = DEFAULT_ASSIGNMENT) -> CollectReport:
+    """Put the notebooks found in ``inbox`` into submitted/<student>/<assignment>/ (replacing earlier ones)."""
+    inbox = Path(inbox)
+    notebooks = course.notebooks(assignment)
+    if not notebooks:
+        raise SystemExit(f"no notebooks in {course.source / assignment}")
+    report = CollectReport(assignment)
+    candidates = _scan_inbox(inbox, notebooks, report)
+    release = {}
+    for name in notebooks:
+        released = course.release_dir / assignment / f"{name}.ipynb"
+        release[name] = nbformat.read(released, as_version=4) if released.exists() else None
+
+    chosen: dict[tuple[str, str], Candidate] = {}
+    for cand in candidates:
+        key = (cand.student, cand.notebook)
+        other = chosen.get(key)
+        if other is None or (cand.exact, cand.mtime) > (other.exact, other.mtime):
+            chosen[key] = cand
+        if other is not None:
+            keep, drop = (chosen[key], other if chosen[key] is cand else cand)
+            report.problem(cand.student, f"several files for {cand.notebook}.ipynb: used {keep.origin}, "
+                                         f"left out {drop.origin}")
+    for student in sorted(report.students):
+        target = course.submitted / student / assignment
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for name in notebooks:
+            cand = chosen.get((student, name))
+            if cand is None:
+                report.problem(student, f"{name}.ipynb missing (scored 0)")
+                continue
+            nb, reason = _read_notebook(cand)
+            if nb is None:
+                report.problem(student, f"{cand.origin}: {reason}, left out ({name}.ipynb scored 0)")
+                continue
+            if release.get(name) is not None:
+                from tools.nbgrader_plugins import edited_locked_cells, restore_locked_cells
+
+                for gid in edited_locked_cells(nb, release[name]):
+                    report.problem(student, f"{name}.ipynb: locked cell {gid} was edited; graded with the original")
+                restored = restore_locked_cells(nb, release[name])
+                if restored:
+                    report.problem(student, f"{name}.ipynb: deleted locked cell(s) {', '.join(restored)} put back")
+            nbformat.write(nb, target / f"{name}.ipynb")
+            report.students[student]["notebooks"].append(f"{name}.ipynb")
+    _save_report(course, report)
+    return report
+
+
+def _report_path(course: Course, assignment: str) -> Path:
+    return course.work / assignment / "collect.json"
+
+
+def _save_report(course: Course, report: CollectReport) -> None:
+    path = _report_path(course, report.assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = load_report(course, report.assignment)
+    merged["students"].update(report.students)
+    merged["unassigned"] = report.unassigned
+    path.write_text(json.dumps(merged, indent=1, sort_keys=True))
+
+
+def load_report(course: Course, assignment: str) -> dict:
+    path = _report_path(course, assignment)
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"assignment": assignment, "students": {}, "unassigned": []}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# grade
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    student: str
+    assignment: str
+    score: float
+    max_score: float
+    problems: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def backup_gradebook(course: Course, directory: Path | None = None) -> Path | None:
+    """A consistent copy of gradebook.db (sqlite backup API); keeps the newest KEEP_BACKUPS."""
+    if not course.gradebook_path.exists():
+        return None
+    directory = directory or course.work / "backups"
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"gradebook-{datetime.now():%Y%m%d-%H%M%S-%f}.db"
+    _sqlite_copy(course.gradebook_path, target)
+    for old in sorted(directory.glob("gradebook-*.db"))[:-KEEP_BACKUPS]:
+        old.unlink()
+    return target
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _fingerprint(course: Course, exclude: str) -> str | None:
+    """A hash of every grade and comment of the other students; None if the gradebook is unreadable."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{course.gradebook_path}?mode=ro", uri=True)) as db:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                return None
+            rows = []
+            for table, values in (("grade", "g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade"),
+                                  ("comment", "g.auto_comment, g.manual_comment")):
+                rows += db.execute(
+                    f"SELECT sa.student_id, a.name, nb.name, c.name, {values} FROM {table} g "
+                    "JOIN base_cell c ON g.cell_id = c.id JOIN submitted_notebook sn ON g.notebook_id = sn.id "
+                    "JOIN notebook nb ON sn.notebook_id = nb.id "
+                    "JOIN submitted_assignment sa ON sn.assignment_id = sa.id "
+                    "JOIN assignment a ON sa.assignment_id = a.id WHERE sa.student_id != ? ORDER BY 1, 2, 3, 4",
+                    (exclude,)).fetchall()
+    except sqlite3.Error:
+        return None
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def _scores(course: Course, assignment: str, student: str) -> tuple[float, float]:
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        max_score = gb.find_assignment(assignment).max_score
+        try:
+            return gb.find_submission(assignment, student).score, max_score
+        except MissingEntry:
+            return 0.0, max_score
+
+
+def _zero(course: Course, assignment: str, student: str) -> None:
+    """Record the submission in the gradebook with every grade 0 (it could not be graded)."""
+    with course.gradebook() as gb:
+        gb.update_or_create_student(student)
+        submission = gb.update_or_create_submission(assignment, student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                grade.auto_score = 0
+                grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def _notebook_findings(path: Path) -> list[str]:
+    """What the instructor should know about an autograded notebook: timeouts, dead kernels, sandbox refusals."""
+    findings = []
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {nb.cells.index(cell) + 1}"
+        for out in cell.get("outputs", []):
+            text = json.dumps(out)
+            if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
+                findings.append(f"{path.stem}/{name}: time limit exceeded")
+            elif out.get("output_type") == "error" and out.get("ename") == "DeadKernelError":
+                findings.append(f"{path.stem}/{name}: the kernel died")
+            for refused in sorted(set(SANDBOX_MESSAGE.findall(text))):
+                findings.append(f"{path.stem}/{name}: sandbox refused {refused}")
+            if "output truncated" in text and "[grader:" in text:
+                findings.append(f"{path.stem}/{name}: output truncated")
+        if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            hits = sorted(set(m.group(0) for m in SUSPICIOUS.finditer(cell.source)))
+            if hits:
+                findings.append(f"{path.stem}/{name}: review the answer (uses {', '.join(hits)})")
+    return list(dict.fromkeys(findings))
+
+
+def _log_findings(log_text: str) -> list[str]:
+    # (nbgrader also logs "checksum ... has changed" for every test cell with hidden tests: not a finding;
+    # edited locked cells are reported by collect, which compares them with the student version.)
+    found = [f"graded cell {m} was missing; put back by nbgrader"
+             for m in re.findall(r"Missing grade cell (\S+) encountered", log_text)]
+    return list(dict.fromkeys(found))
+
+
+def grade(course: Course, assignment: str = DEFAULT_ASSIGNMENT, students: list[str] | None = None,
+          feedback: bool = True, echo=print) -> list[Row]:
+    """Autograde every collected student one by one, generate feedback, write grades.csv; return the rows."""
+    everyone = sorted(p.parent.name for p in course.submitted.glob(f"*/{assignment}") if p.is_dir())
+    todo = [s for s in everyone if students is None or s in students]
+    if students:
+        missing = sorted(set(students) - set(everyone))
+        if missing:
+            raise SystemExit(f"not collected: {', '.join(missing)}")
+    if not todo:
+        raise SystemExit(f"nobody to grade: {course.submitted.relative_to(course.root)}/*/{assignment} is empty "
+                         "(run collect first)")
+    _ensure_in_gradebook(course, assignment)
+    backup = backup_gradebook(course)
+    echo(f"gradebook backed up to {backup.relative_to(course.root)}" if backup else "no gradebook to back up")
+    collect_notes = load_report(course, assignment)["students"]
+    logfile = course.work / assignment / "grade.log"
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="course-grading-") as scratch, open(logfile, "a") as logf:
+        logf.write(f"\n===== grading {assignment} at {datetime.now():%Y-%m-%d %H:%M:%S} =====\n")
+        try:
+            for number, student in enumerate(todo, 1):
+                start = time.perf_counter()
+                row = _grade_one(course, assignment, student, Path(scratch), logf, feedback)
+                row.problems = list(collect_notes.get(student, {}).get("problems", [])) + row.problems
+                row.seconds = time.perf_counter() - start
+                rows.append(row)
+                echo(f"[{number}/{len(todo)}] {student}: {row.score:g}/{row.max_score:g} ({row.seconds:.1f} s)"
+                     + (f"  {len(row.problems)} problem(s)" if row.problems else ""))
+        finally:
+            shutdown_spare_kernel()
+    graded = {r.student for r in rows}
+    others = [Row(s, assignment, *_scores(course, assignment, s), ["(not re-graded this run)"])
+              for s in everyone if s not in graded]
+    write_csv(course, sorted(rows + others, key=lambda r: r.student), assignment)
+    echo("")
+    echo(summary_table(sorted(rows, key=lambda r: r.student)))
+    echo(f"\ngrades: {course.grades_csv}\nfeedback: {course.feedback}/<student>/{assignment}/*.html"
+         f"\nlog: {logfile}")
+    return rows
+
+
+def _grade_one(course: Course, assignment: str, student: str, scratch: Path, logf, feedback: bool) -> Row:
+    problems = []
+    snapshot = scratch / "before-this-student.db"
+    if course.gradebook_path.exists():
+        _sqlite_copy(course.gradebook_path, snapshot)
+    before = _fingerprint(course, student)
+    notebooks = sorted((course.submitted / student / assignment).glob("*.ipynb"))
+    try:
+        if not notebooks:
+            _zero(course, assignment, student)
+            problems.append("nothing gradable was submitted (scored 0)")
+        else:
+            result = course.api.autograde(assignment, student, force=True, create=True)
+            logf.write(f"--- autograde {student}\n{result.get('log', '')}{result.get('error', '')}\n")
+            problems += _log_findings(result.get("log", ""))
+            if not result.get("success"):
+                _zero(course, assignment, student)
+                reason = (result.get("error") or "").strip().splitlines()[-1:] or ["unknown error"]
+                problems.append(f"could not be graded (scored 0): {reason[0][:200]}; see the grading log")
+            else:
+                for path in sorted((course.autograded / student / assignment).glob("*.ipynb")):
+                    problems += _notebook_findings(path)
+                if feedback:
+                    result = course.api.generate_feedback(assignment, student, force=True)
+                    logf.write(f"--- feedback {student}\n{result.get('log', '')}{result.get('error', '')}\n")
+                    if not result.get("success"):
+                        problems.append("feedback could not be generated; see the grading log")
+    except Exception as error:  # one student's failure must not stop the batch
+        logf.write(f"--- {student}: {type(error).__name__}: {error}\n")
+        problems.append(f"could not be graded (scored 0): {type(error).__name__}: {str(error)[:200]}")
+        with contextlib.suppress(Exception):
+            _zero(course, assignment, student)
+    after = _fingerprint(course, student)
+    if before is not None and after != before:
+        # Other students' grades changed while grading this one: put the gradebook back as it was.
+        _sqlite_copy(snapshot, course.gradebook_path)
+        with contextlib.suppress(Exception):
+            _zero(course, assignment, student)
+        problems.append("the gradebook changed while grading this submission; restored, scored 0 - investigate")
+    score, max_score = _scores(course, assignment, student)
+    return Row(student, assignment, score, max_score, problems)
+
+
+def shutdown_spare_kernel() -> None:
+    """Stop the kernel the autograder started ahead for a next notebook."""
+    from tools.nbgrader_plugins import shutdown_spare_kernel as stop
+
+    stop()
+
+
+def write_csv(course: Course, rows: list[Row], assignment: str) -> Path:
+    """grades.csv: one line per student and assignment; other assignments' lines are kept."""
+    kept = []
+    if course.grades_csv.exists():
+        with open(course.grades_csv, newline="") as f:
+            kept = [r for r in csv.DictReader(f) if r.get("assignment") != assignment]
+    with open(course.grades_csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["student", "assignment", "score", "max_score", "problems"])
+        writer.writeheader()
+        writer.writerows(kept)
+        for r in rows:
+            writer.writerow({"student": r.student, "assignment": r.assignment, "score": f"{r.score:g}",
+                             "max_score": f"{r.max_score:g}", "problems": "; ".join(r.problems)})
+    return course.grades_csv
+
+
+def summary_table(rows: list[Row]) -> str:
+    lines = ["| student | score | max | problems |", "| --- | ---: | ---: | --- |"]
+    for r in rows:
+        problems = "; ".join(r.problems).replace("|", "/") or "-"
+        lines.append(f"| {r.student} | {r.score:g} | {r.max_score:g} | {problems} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# validate: what students see with the Validate button
+# ---------------------------------------------------------------------------------------------------------------
+
+def student_copy_with_answers(source_nb, release_nb):
+    """The release notebook with each answer cell's source taken from the source notebook.
+
+    This is what a student who wrote the reference answers submits: no hidden tests.
+    """
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source_nb.cells
+               if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    nb = nbformat.from_dict(json.loads(json.dumps(release_nb)))
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    return nb
+
+
+def validate(course: Course, assignments: list[str] | None = None, echo=print) -> bool:
+    """The reference answers pass Validate without hidden tests; the blank release fails every graded cell."""
+    from nbgrader.validator import Validator
+
+    ok = True
+    validator = Validator(config=course.config)
+    for assignment in assignments or course.assignments():
+        for name in course.notebooks(assignment):
+            release_path = course.release_dir / assignment / f"{name}.ipynb"
+            source_nb = nbformat.read(course.source / assignment / f"{name}.ipynb", as_version=4)
+            release_nb = nbformat.read(release_path, as_version=4)
+            with tempfile.TemporaryDirectory(prefix="course-validate-") as tmp:
+                answered = Path(tmp) / f"{name}.ipynb"
+                nbformat.write(student_copy_with_answers(source_nb, release_nb), answered)
+                reference = validator.validate(str(answered))
+                blank = validator.validate(str(release_path))
+            graded = sum(1 for c in release_nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+            good = not reference and len(blank.get("failed", [])) == graded
+            ok &= good
+            echo(f"{assignment}/{name}: reference {'passes' if not reference else 'FAILS: ' + str(reference)[:300]}; "
+                 f"blank fails {len(blank.get('failed', []))}/{graded} graded cells {'ok' if good else 'NOT OK'}")
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.grading", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="See docs/instructors.md.")
+    parser.add_argument("--course", type=Path, default=ROOT, help="course directory (default: this repository)")
+    parser.add_argument("--timeout", type=int, help="seconds per cell (default: Execute.timeout in the config)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("release", help="generate the student version into exercises/")
+    p.add_argument("--assignment", action="append")
+    p = sub.add_parser("collect", help="put student files into submitted/")
+    p.add_argument("inbox", type=Path)
+    p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
+    p = sub.add_parser("grade", help="autograde, feedback, grades.csv")
+    p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--no-feedback", action="store_true")
+    p = sub.add_parser("all", help="collect INBOX, then grade")
+    p.add_argument("inbox", type=Path)
+    p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
+    p = sub.add_parser("validate", help="reference passes and blank fails, with visible tests only")
+    p.add_argument("--assignment", action="append")
+    args = parser.parse_args(argv)
+    # nbgrader's and nbconvert's own warnings (e.g. "checksum ... has changed" for every cell with hidden
+    # tests) go to grading/<assignment>/grade.log, not to the screen.
+    console = logging.StreamHandler()
+    console.setLevel(logging.ERROR)         # a handler's level also applies to records propagated to it
+    logging.getLogger().addHandler(console)
+    warnings.filterwarnings("ignore", module="nbgrader")
+
+    from traitlets.config import Config
+
+    overrides = Config()
+    if args.timeout:
+        overrides.Execute.timeout = args.timeout
+    course = Course(args.course, overrides)
+    if args.command == "release":
+        for path in release(course, args.assignment):
+            print(path.relative_to(course.root))
+        return 0
+    if args.command == "validate":
+        return 0 if validate(course, args.assignment) else 1
+    if args.command in ("collect", "all"):
+        if not args.inbox.is_dir():
+            parser.error(f"{args.inbox} is not a folder")
+        report = collect(course, args.inbox, args.assignment)
+        print(f"collected {len(report.students)} student(s) into {course.submitted.relative_to(course.root)}/")
+        for student, info in sorted(report.students.items()):
+            for problem in info["problems"]:
+                print(f"  {student}: {problem}")
+        for item in report.unassigned:
+            print(f"  (no student): {item}")
+    if args.command in ("grade", "all"):
+        grade(course, args.assignment, getattr(args, "student", None), not getattr(args, "no_feedback", False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""nbgrader plug-ins for this course, named in nbgrader_config.py.
+
+* ``SandboxedExecute`` runs a submission for ``autograde``: each notebook in a fresh
+  kernel that starts with tools/grading_sandbox.py (no writes outside the student's
+  folder, no reading the course's files, no processes, no network), a scrubbed
+  environment, a private temp directory, memory and file-size limits, a cap on the
+  output each cell may produce, and recovery from a kernel that dies or ignores
+  the timeout: the cell is marked as failed, a fresh kernel re-runs the cells
+  before it and grading goes on with the next cell. The next notebook's kernel
+  is started while the current one runs (it boots and imports numpy, matplotlib
+  and mlpkit in its own temp folder and is moved into the student's folder only
+  when its notebook starts), which hides kernel start-up on a 2-core machine.
+* ``HideHiddenTestFailures`` (``generate_feedback``): a failed test cell that
+  contains hidden tests gets its outputs replaced by one neutral line that keeps
+  the exception's own message; the traceback would show the hidden lines.
+* ``restore_locked_cells`` (used by ``tools/grading.py collect``): puts back locked
+  cells a student deleted, at their place, so that they are graded against the
+  original test (nbgrader then restores the full source, hidden tests included,
+  from the gradebook).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import copy
+import importlib.util
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbconvert.preprocessors.execute import NotebookClient
+from nbformat.v4 import new_output
+from nbgrader import utils
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Bool, Integer, List, Unicode
+
+SANDBOX_FILE = Path(__file__).resolve().with_name("grading_sandbox.py")
+#: Environment variables a grading kernel inherits; everything else (tokens, keys) is dropped.
+KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "VIRTUAL_ENV", "PYTHONPATH",
+                    "PYTHONHASHSEED", "MPLBACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "SYSTEMROOT")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CELL_LINE = re.compile(r"Cell In\[[^\]]*\], line (\d+)")
+
+
+class GradingAborted(RuntimeError):
+    """A notebook could not be graded (its kernel kept dying or would not start)."""
+
+
+def _startup_line(path: Path) -> str:
+    """The kernel's start-up code: run the sandbox, or exit if that fails (fail closed)."""
+    return "\n".join([
+        "try:",
+        "    import runpy as _runpy",
+        f"    _runpy.run_path({str(path)!r}, run_name='__course_grading_sandbox__')",
+        "    del _runpy",
+        "except BaseException as _error:",
+        "    import os as _os, sys as _sys",
+        "    _sys.__stderr__.write('course grading sandbox failed: %r\\n' % (_error,))",
+        "    _os._exit(70)",
+    ])
+
+
+def _package_dir(name: str) -> str | None:
+    spec = importlib.util.find_spec(name)
+    return str(Path(spec.origin).parent) if spec and spec.origin else None
+
+
+class _Kernel:
+    """A grading kernel started ahead of time in its own temp directory, not yet bound to a notebook."""
+
+    def __init__(self, km, tmp: str, key: tuple):
+        self.km, self.tmp, self.key = km, tmp, key
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):
+            if run_sync(self.km.is_alive)():
+                run_sync(self.km.shutdown_kernel)(now=True)
+        with contextlib.suppress(Exception):
+            run_sync(self.km.cleanup_resources)()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+_spare: list[_Kernel] = []          # at most one kernel booting for the next notebook
+_base: list[str] = []               # this process's folder of kernel folders
+
+
+def _kernels_folder() -> str:
+    """One private folder for all grading kernels of this process (protected: a kernel may not look into the
+    others', e.g. to read the spare kernel's connection file and key)."""
+    if not _base or not os.path.isdir(_base[0]):
+        _base[:] = [tempfile.mkdtemp(prefix="course-grading-")]
+    return _base[0]
+
+
+def shutdown_spare_kernel() -> None:
+    """Stop the kernel started ahead for a next notebook (tools/grading.py calls this after a batch)."""
+    while _spare:
+        _spare.pop().discard()
+
+
+@atexit.register
+def _clean_up() -> None:
+    shutdown_spare_kernel()
+    if _base:
+        shutil.rmtree(_base[0], ignore_errors=True)
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, hardened for running untrusted student notebooks."""
+
+    sandbox = Bool(True, help="Start kernels with tools/grading_sandbox.py.").tag(config=True)
+    protected_paths = List(Unicode(), help=(
+        "Folders student code may not read or write (the course directory). The gradebook's folder is "
+        "always protected.")).tag(config=True)
+    readable_paths = List(Unicode(), help=(
+        "Folders inside a protected one that student code may read; default: the mlpkit package.")).tag(config=True)
+    memory_limit_mb = Integer(4096, help="Address-space limit of a grading kernel in MB (0: none).").tag(config=True)
+    file_limit_mb = Integer(100, help="Largest file a grading kernel may write, in MB (0: none).").tag(config=True)
+    max_output_chars = Integer(200_000, help=(
+        "Output kept per cell (text and data, characters); the rest is dropped with a note. Errors are "
+        "always kept.")).tag(config=True)
+    max_restarts = Integer(3, help=(
+        "Kernel restarts per notebook after a cell killed the kernel or ignored the timeout.")).tag(config=True)
+    start_ahead = Bool(True, help=(
+        "Start the next notebook's kernel while this one runs (it boots and imports numpy, matplotlib and "
+        "mlpkit in parallel); saves about 1.5 s per notebook.")).tag(config=True)
+
+    # ---- kernels ------------------------------------------------------------------------------------------------
+    def _settings(self, resources) -> tuple:
+        db_url = ((resources or {}).get("nbgrader") or {}).get("db_url", "")
+        protected = [str(Path(p).resolve()) for p in self.protected_paths]
+        if db_url.startswith("sqlite:///"):
+            protected.append(str(Path(db_url[len("sqlite:///"):]).resolve().parent))
+        protected.append(str(Path(_kernels_folder()).resolve()))
+        readable = list(self.readable_paths) or [p for p in [_package_dir("mlpkit")] if p]
+        kernel_name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name", "python3")
+        return (kernel_name, tuple(protected), tuple(readable), self.memory_limit_mb, self.file_limit_mb,
+                tuple(self.extra_arguments), self.sandbox)
+
+    def _start(self, key: tuple) -> _Kernel:
+        kernel_name, protected, readable, memory_mb, file_mb, extra_arguments, sandbox = key
+        tmp = tempfile.mkdtemp(prefix="kernel-", dir=_kernels_folder())
+        env = {k: v for k, v in os.environ.items() if k in KEPT_ENVIRONMENT or k.startswith(("LC_", "XDG_"))}
+        env.setdefault("PATH", os.defpath)
+        Path(tmp, "ipython").mkdir()
+        env.update({
+            "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp, "IPYTHONDIR": str(Path(tmp, "ipython")),
+            "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "COURSE_GRADING_PROTECTED": os.pathsep.join(protected),
+            "COURSE_GRADING_READABLE": os.pathsep.join(readable),
+            "COURSE_GRADING_TMP": tmp, "COURSE_GRADING_MEMORY_MB": str(memory_mb),
+            "COURSE_GRADING_FILE_MB": str(file_mb),
+        })
+        arguments = list(extra_arguments) + ["--HistoryManager.hist_file=:memory:"]
+        if sandbox:
+            arguments.append(f"--IPKernelApp.exec_lines={_startup_line(SANDBOX_FILE)}")
+        # The connection file (with the kernel's key) and IPC sockets live in the kernel's own folder, which
+        # other grading kernels may not read; no TCP ports on localhost.
+        km = self.kernel_manager_class(kernel_name=kernel_name, config=self.config, transport="ipc",
+                                       ip=str(Path(tmp, "kernel")), connection_file=str(Path(tmp, "kernel.json")))
+        try:
+            run_sync(km.start_kernel)(extra_arguments=arguments, cwd=tmp, env=env)
+        except Exception:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return _Kernel(km, tmp, key)
+
+    def _kernel_for(self, key: tuple) -> _Kernel:
+        while _spare:
+            kernel = _spare.pop()
+            if kernel.key == key and run_sync(kernel.km.is_alive)():
+                return kernel
+            kernel.discard()
+        return self._start(key)
+
+    def _start_spare(self, key: tuple) -> None:
+        if self.start_ahead and not _spare:
+            with contextlib.suppress(Exception):
+                _spare.append(self._start(key))
+
+    def _bind(self, folder: str) -> None:
+        """Move the fresh kernel into the notebook's folder (the sandbox allows writing there from now on)."""
+        code = f"__course_grading_bind__({folder!r})" if self.sandbox else f"import os; os.chdir({folder!r})"
+        msg_id = self.kc.execute(code, silent=True, store_history=False)
+        reply = self.wait_for_reply(msg_id)
+        if not reply or reply["content"]["status"] != "ok":
+            raise GradingAborted(f"the grading kernel could not be prepared: {reply and reply['content']}")
+
+    # ---- one notebook ---------------------------------------------------------------------------------------------
+    def preprocess(self, nb, resources=None, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self.shutdown_kernel = "immediate"          # nothing to save in a grading kernel
+        key = self._settings(resources)
+        folder = str(Path((resources or {}).get("metadata", {}).get("path") or os.getcwd()).resolve())
+        cells = self.nb.cells
+        done, restarts, not_replayed = 0, 0, set()
+        while True:
+            kernel = self._kernel_for(key)
+            self.km, self.kc, self.owns_km, self._running = kernel.km, None, True, None
+            try:
+                with self.setup_kernel(cleanup_kc=True):
+                    self._start_spare(key)
+                    info = self.wait_for_reply(self.kc.kernel_info())
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                    self._bind(folder)
+                    if restarts:
+                        self._replay(done, not_replayed)
+                    for index in range(done, len(cells)):
+                        self._running = index
+                        self.preprocess_cell(cells[index], resources, index)
+                        done = index + 1
+                break
+            except (DeadKernelError, CellTimeoutError, RuntimeError) as error:
+                index = self._running
+                if index is None or isinstance(error, GradingAborted):
+                    raise GradingAborted(f"the grading kernel could not run this notebook: {error}") from error
+                self._mark_killed(cells[index], error)
+                not_replayed.add(index)
+                done = index + 1
+                restarts += 1
+                self.log.warning("Cell %d %s; starting a fresh kernel (%d/%d)", index,
+                                 "ignored the time limit" if isinstance(error, CellTimeoutError)
+                                 else "killed the kernel", restarts, self.max_restarts)
+                if restarts > self.max_restarts:
+                    raise GradingAborted(f"the kernel died or hung {restarts} times") from error
+            finally:
+                kernel.km = self.km = self.kc = None
+                shutil.rmtree(kernel.tmp, ignore_errors=True)
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _replay(self, upto: int, skip: set) -> None:
+        """Re-run cells [0, upto) in a fresh kernel to rebuild its state; their recorded outputs stay."""
+        for index in range(upto):
+            cell = self.nb.cells[index]
+            if index in skip or cell.cell_type != "code" or _timed_out(cell):
+                continue
+            try:
+                self.execute_cell(copy.deepcopy(cell), index, store_history=False)
+            except (DeadKernelError, CellTimeoutError) as error:
+                raise GradingAborted(f"cell {index} failed again while re-running the notebook: {error}") from error
+            finally:
+                self.nb.cells[index] = cell
+
+    @staticmethod
+    def _mark_killed(cell, error) -> None:
+        if isinstance(error, CellTimeoutError):
+            ename, evalue = "CellTimeoutError", ("the cell did not stop when it was interrupted after the time "
+                                                 "limit; a fresh kernel re-ran the cells above it and grading "
+                                                 "continued")
+        else:
+            ename, evalue = "DeadKernelError", ("the kernel died while running this cell (os._exit, a crash or "
+                                                "running out of memory); a fresh kernel re-ran the cells above it "
+                                                "and grading continued")
+        cell.outputs.append(new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+
+    # ---- per cell ---------------------------------------------------------------------------------------------
+    def preprocess_cell(self, cell, resources, index):
+        self._check_assign_resources(resources)
+        self._budget = self.max_output_chars
+        self._truncated = self._stderr_kept = False
+        # store_history=False: the kernel's In/Out history would let later cells print a test cell's source.
+        cell = self.execute_cell(cell, index, store_history=False)
+        return cell, self.resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep at most max_output_chars per cell, but never drop what grading reads.
+
+        nbgrader fails a test cell that has an error output or any stderr output and reads partial
+        credit from an execute_result: those are always kept (shortened); other output beyond the
+        budget is dropped, with one note on stdout.
+        """
+        content, kind = msg.get("content", {}), msg.get("msg_type")
+        if self.max_output_chars <= 0:
+            return super().output(outs, msg, display_id, cell_index)
+        if kind == "error":
+            content["traceback"] = [line[:5000] for line in content.get("traceback", [])[:200]]
+            content["evalue"] = str(content.get("evalue", ""))[:5000]
+            return super().output(outs, msg, display_id, cell_index)
+        budget = getattr(self, "_budget", self.max_output_chars)
+        if kind == "stream":
+            size = len(content.get("text", ""))
+        else:
+            size = sum(len(v) if isinstance(v, str) else len(str(v)) for v in content.get("data", {}).values())
+        if size <= budget:
+            self._budget = budget - size
+            return super().output(outs, msg, display_id, cell_index)
+        self._budget = 0
+        if not getattr(self, "_truncated", False):
+            self._truncated = True
+            outs.append(new_output("stream", name="stdout", text=(
+                f"\n[grader: output truncated, a cell may print at most {self.max_output_chars} characters]\n")))
+        if kind == "stream" and content.get("name") == "stderr":
+            if getattr(self, "_stderr_kept", False):
+                return None
+            self._stderr_kept = True
+            content["text"] = content["text"][:max(budget, 2000)] + "\n[grader: more stderr output truncated]\n"
+            return super().output(outs, msg, display_id, cell_index)
+        if kind == "stream" and budget > 0:
+            content["text"] = content["text"][:budget]
+            return super().output(outs, msg, display_id, cell_index)
+        if kind == "execute_result":
+            content["data"] = {"text/plain": str(content.get("data", {}).get("text/plain", ""))[:2000]}
+            return super().output(outs, msg, display_id, cell_index)
+        return None
+
+
+def _timed_out(cell) -> bool:
+    return any(o.get("output_type") == "error" and o.get("ename") in ("CellTimeoutError", "DeadKernelError")
+               for o in cell.get("outputs", []))
+
+
+class HideHiddenTestFailures(NbGraderPreprocessor):
+    """Feedback: a failed grade cell with hidden tests shows one neutral line instead of its outputs.
+
+    Runs before ClearHiddenTests (it needs the hidden region to know where the error happened).
+    """
+
+    begin_test_delimeter = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
+    end_test_delimeter = Unicode("END HIDDEN TESTS").tag(config=True)
+    max_message_chars = Integer(1000, help="Longest exception message shown to the student.").tag(config=True)
+
+    def _where(self, cell, error) -> str:
+        """'hidden', 'visible' or 'unknown': the cell line the traceback points at."""
+        match = _CELL_LINE.search(_ANSI.sub("", "\n".join(error.get("traceback", []))))
+        if not match:
+            return "unknown"
+        line_number, hidden = int(match.group(1)), False
+        for number, line in enumerate(cell.source.split("\n"), start=1):
+            if self.begin_test_delimeter in line:
+                hidden = True
+            elif self.end_test_delimeter in line:
+                hidden = False
+            if number == line_number:
+                return "hidden" if hidden else "visible"
+        return "unknown"
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code" or not utils.is_grade(cell) or self.begin_test_delimeter not in cell.source:
+            return cell, resources
+        outputs = cell.get("outputs", [])
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream"
+                         and o.get("name") == "stderr")
+        if errors:
+            error = errors[-1]
+            ename, evalue = error.get("ename", "Error"), _ANSI.sub("", str(error.get("evalue", ""))).strip()
+            message = evalue if ename in ("AssertionError", "FeedbackError") and evalue else (
+                f"{ename}: {evalue}" if evalue else ename)
+            where = self._where(cell, error)
+        elif stderr.strip():
+            # nbgrader fails a test cell that writes to stderr; a warning would also print a source line.
+            ename, where = "Stderr", "unknown"
+            message = ("the cell wrote to stderr (a warning or an error message), which counts as a failure: "
+                       + _ANSI.sub("", stderr.strip().splitlines()[0]))
+        else:
+            return cell, resources
+        if len(message) > self.max_message_chars:
+            message = message[: self.max_message_chars] + " ..."
+        prefix = {"hidden": "A hidden test failed", "visible": "A test failed"}.get(where, "This test cell failed")
+        if where == "hidden":
+            message = re.sub(r"^hidden test:\s*", "", message, flags=re.IGNORECASE)
+        text = f"{prefix}: {message}"
+        cell.outputs = [new_output("error", ename=ename, evalue=text, traceback=[text])]
+        return cell, resources
+
+
+def _grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def edited_locked_cells(submitted, release) -> list[str]:
+    """grade_ids of locked cells whose source or type the student changed (autograde restores them)."""
+    original = {_grade_id(c): c for c in release.cells
+                if _grade_id(c) and c.metadata["nbgrader"].get("locked") and not c.metadata["nbgrader"].get("solution")}
+    return [gid for gid, cell in ((_grade_id(c), c) for c in submitted.cells) if gid in original and (
+        cell.cell_type != original[gid].cell_type or cell.source.strip() != original[gid].source.strip())]
+
+
+def restore_locked_cells(submitted, release) -> list[str]:
+    """Put back, in place, the locked cells of ``release`` that ``submitted`` lacks; return their grade_ids.
+
+    Both are nbformat notebooks. A cell counts as present when a cell with the same nbgrader
+    grade_id exists. Missing answer (solution) cells are not restored: the student may have
+    moved their code. Each restored cell goes right after the nearest earlier cell of the
+    release that the submission still has (or first).
+    """
+    grade_id = _grade_id
+    present = {grade_id(c): i for i, c in enumerate(submitted.cells) if grade_id(c)}
+    after: dict[int, list] = {}
+    anchor, restored = -1, []
+    for cell in release.cells:
+        gid = grade_id(cell)
+        if gid is None:
+            continue
+        if gid in present:
+            anchor = present[gid]
+        elif cell.metadata["nbgrader"].get("locked") and not cell.metadata["nbgrader"].get("solution"):
+            after.setdefault(anchor, []).append(copy.deepcopy(cell))
+            restored.append(gid)
+    if restored:
+        cells = after.get(-1, [])
+        for i, cell in enumerate(submitted.cells):
+            cells = cells + [cell] + after.get(i, [])
+        submitted.cells = cells
+    return restored
+
+
+if __name__ == "__main__":  # pragma: no cover - a reminder, not a tool
+    sys.exit("tools/nbgrader_plugins.py is loaded by nbgrader_config.py; use `python -m tools.grading`.")
