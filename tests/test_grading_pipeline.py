@@ -295,6 +295,14 @@ VARIANTS: dict[str, tuple[dict, set]] = {
     "s12_attacker": ({"matmul_backward": ATTACK}, set()),
     "s15_fails_only_hidden": ({"relu_backward": RELU_RIGHT_ONLY_ON_SMALL_INPUTS}, {"test_relu_backward"}),
 }
+# Every variant of tests/exercise_variants.py is graded too: the typical mistakes of the feedback module must
+# score more than zero and less than full marks, the correct answers written another way (loops, float32) full.
+from tests import exercise_variants  # noqa: E402
+
+for _name, _cells in exercise_variants.VARIANTS.items():
+    VARIANTS[f"v_{_name}"] = (dict(_cells), set(exercise_variants.FAILS.get(_name, {})))
+MISTAKES = [f"v_{name}" for name in exercise_variants.VARIANTS if exercise_variants.FAILS.get(name)]
+
 #: Students whose submission is not (entirely) a notebook: id -> files written into their inbox folder.
 BROKEN = {
     "s13_not_json": {"1_graph_and_layers.ipynb": b"this is not JSON {", "notes.txt": b"my notes"},
@@ -488,9 +496,16 @@ def test_correct_answer_written_differently_scores_full_marks(graded):
     assert row.score == row.max_score
 
 
-def test_typical_mistake_scores_partial_marks(graded):
-    row = graded["rows"]["s03_typical_mistake"]
-    assert 0 < row.score < row.max_score
+@pytest.mark.parametrize("student", ["s03_typical_mistake", *MISTAKES])
+def test_typical_mistake_scores_partial_marks(graded, student):
+    row = graded["rows"][student]
+    assert 0 < row.score < row.max_score, (student, row.score, row.problems)
+
+
+@pytest.mark.parametrize("student", ["v_loops", "v_float32"])
+def test_correct_answers_in_loops_or_float32_score_full_marks(graded, student):
+    row = graded["rows"][student]
+    assert row.score == row.max_score, (student, row.problems)
 
 
 def test_infinite_loop_is_stopped_by_the_timeout_and_the_batch_goes_on(graded):
