@@ -188,6 +188,7 @@ def binder_env():
         shutil.rmtree(work, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_binder_environment_has_mlpkit_from_the_repository_and_no_instructor_tools(binder_env):
     repo, venv, info = binder_env["repo"], binder_env["venv"], binder_env["info"]
     if binder_env["python"] != sys.executable or sys.version_info[:2] == (3, 11):   # not CI's fallback
@@ -441,6 +442,7 @@ def rehearse(repo: Path, venv: Path, shots: Path) -> tuple[dict, list[str]]:
     return summary, problems
 
 
+@pytest.mark.slow
 def test_the_course_runs_in_a_browser_on_the_binder_environment(binder_env, capsys):
     start = time.perf_counter()
     summary, problems = rehearse(binder_env["repo"], binder_env["venv"], ARTIFACTS)

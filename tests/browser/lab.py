@@ -331,9 +331,22 @@ class Notebook:
         self._start("window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
     def wait_run_all(self, timeout: float = 240) -> bool:
-        result = self._settled(timeout)
+        try:
+            result = self._settled(timeout)
+        except Exception as error:                   # say where it stopped, not just "timeout"
+            raise AssertionError(f"Run All did not finish within {timeout:.0f} s: {self.state()}") from error
         self.wait_kernel_idle(timeout)
         return bool(result.get("ok") and result.get("value"))
+
+    def state(self) -> dict:
+        """The kernel's status and the cells waiting to run ([*]), for error messages."""
+        return self.page.evaluate(f"""path => {{ {_PANEL}
+            const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+            const waiting = panel.content.widgets.map((cell, i) => [i, cell]).filter(([i, cell]) =>
+                cell.model.type === 'code' && cell.promptNode && cell.promptNode.textContent.includes('*'));
+            return {{kernel: kernel ? kernel.status + '/' + kernel.connectionStatus : 'none',
+                     waiting: waiting.map(([i, cell]) => i + ': ' + cell.model.sharedModel.getSource().slice(0, 60))}};
+        }}""", self.path)
 
     def run_each_cell(self, timeout: float = 240) -> None:
         """Run every cell on its own, top to bottom (as Shift+Enter does), going on after a failing cell."""
