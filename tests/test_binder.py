@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -335,11 +336,6 @@ def check_exercise(notebook, repo: Path, problems: list[str]) -> dict:
             "errors": len(errors)}
 
 
-# True while a progress bar inside `node` shows 1 to 199 of 200 epochs
-TRAINING_RUNS = r"""node => [...node.querySelectorAll('.widget-hbox')].some(row =>
-    row.querySelector('.widget-hprogress') && /\b([1-9]\d?|1\d\d)\/200\b/.test(row.textContent))"""
-
-
 def rehearse(repo: Path, venv: Path, shots: Path) -> tuple[dict, list[str]]:
     """Start JupyterLab of `venv` on `repo` and go through the course in Chromium; return (summary, problems)."""
     import psutil
@@ -410,24 +406,36 @@ def rehearse(repo: Path, venv: Path, shots: Path) -> tuple[dict, list[str]]:
                 problems.append(f"only {kernels} kernels were running during the training run")
             try:
                 notebook = opened[LECTURES[-1]] or student.open(LECTURES[-1])
-                notebook.start_run_all()
-                # the 200-epoch training: its progress bar is scrolled to, then caught while it runs
-                bar = notebook.locator(".widget-hbox", has=notebook.page.locator(".widget-hprogress"),
-                                       has_text=re.compile(r"\b\d+/200\b")).first
-                bar.wait_for(state="attached", timeout=120_000)   # off screen: not "visible"
+                notebook.focus()
+                # the 200-epoch training is watched from before Run All: on a fast machine it takes a few
+                # seconds, too short to be caught by polling the page
                 student.show_running_sessions()
-                notebook.scroll_to(bar)
-                notebook.page.wait_for_function(TRAINING_RUNS, arg=notebook.node.element_handle(), timeout=120_000)
+                notebook.watch_progress(200)
+                notebook.start_run_all()
+                deadline, seen = time.monotonic() + 120, []
+                while not seen and time.monotonic() < deadline:
+                    notebook.page.wait_for_timeout(100)
+                    seen = notebook.progress_seen()
+                if not seen:
+                    raise AssertionError(f"no progress bar showed 1-199 of 200 epochs within 120 s of Run All; "
+                                         f"the notebook: {notebook.state()}")
                 running = sampler.sample()
                 kernel_pythons = {p.cmdline()[0] for p in psutil.Process(lab.proc.pid).children(recursive=True)
                                   if "ipykernel_launcher" in " ".join(p.cmdline())}
                 if {str(Path(python).parent) for python in kernel_pythons} != {str(venv / "bin")}:
                     problems.append(f"kernels do not run the Binder environment's Python: {kernel_pythons}")
                 summary["during_training_pss_mb"] = round(tree_pss(lab.proc.pid) / 1e6)
+                with contextlib.suppress(Exception):     # Run All scrolled to the last cell: back to the bar
+                    notebook.scroll_to(notebook.locator(".widget-hbox", has=notebook.page.locator(
+                        ".widget-hprogress"), has_text=re.compile(r"\b\d+/200\b")).first)
                 student.shot("06_minibatch_sgd-training-with-the-course-open")
                 summary["during_training"] = {"rss_mb": round(running[0] / 1e6), "kernels": running[2]}
                 if not notebook.wait_run_all():
                     problems.append("lecture 06 failed when run again with the whole course open")
+                seen = notebook.progress_seen()
+                summary["during_training"]["progress_values_seen"] = len(seen)
+                if len(seen) < 2 or seen != sorted(seen):
+                    problems.append(f"the training's progress bar did not move forward: the kernel sent {seen}")
             except Exception as error:
                 problems.append(f"training with the course open: {type(error).__name__}: {str(error)[:600]}")
                 student.shot("FAILED-training-again")

@@ -368,6 +368,30 @@ class Notebook:
         self.page.wait_for_function(f"path => {{ {_PANEL} return !panel.context.model.dirty; }}", arg=self.path,
                                     timeout=timeout * 1000)
 
+    def watch_progress(self, total: int) -> None:
+        """From now on, record every value n (0 < n < total) that a progress bar of this notebook's kernel
+        reports as "n/total" (tqdm's widget text, in the kernel's IOPub comm messages). Listening to the
+        messages sees every update however short the run, and wherever the cell is scrolled to; the bars'
+        rendering is checked on the page itself."""
+        self.page.evaluate(r"""([path, total]) => { """ + _PANEL + r"""
+            if (window.__course_progress_unhook) window.__course_progress_unhook();
+            const kernel = panel.sessionContext.session.kernel;
+            const seen = window.__course_progress = [];
+            const listen = (_, message) => {
+                const data = message.header.msg_type === 'comm_msg' && message.content.data;
+                const text = data && data.state && data.state.value;
+                const match = typeof text === 'string' && text.match(/\b(\d+)\/(\d+)\b/);
+                const n = match && Number(match[2]) === total ? Number(match[1]) : 0;
+                if (n > 0 && n < total && !seen.includes(n)) seen.push(n);
+            };
+            kernel.iopubMessage.connect(listen);
+            window.__course_progress_unhook = () => kernel.iopubMessage.disconnect(listen);
+        }""", [self.path, total])
+
+    def progress_seen(self) -> list[int]:
+        """The values recorded since `watch_progress`, in the order they appeared."""
+        return self.page.evaluate("window.__course_progress || []")
+
     # looking
     def images(self) -> dict[str, int]:
         """Image outputs in the notebook: how many, and how many the browser decoded (naturalWidth > 0)."""
