@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +68,7 @@ def run_class(root: Path, students: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", module="nbgrader")   # as `python -m tools.grading` does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=50)
     parser.add_argument("--keep", type=Path, help="keep the course directory here (default: a temp dir)")

@@ -51,3 +51,19 @@ def test_notebook_benchmark_measures_time_and_memory():
     row = table_rows(result.stdout)["lectures/02_computational_graphs.ipynb"]
     seconds, megabytes, verdict = float(row[0]), float(row[1]), row[2]
     assert 0 < seconds < 60 and 50 < megabytes < 2000 and verdict == "yes"
+
+
+@pytest.mark.slow
+def test_grading_benchmark_grades_a_small_class():
+    """Two students (both hand in the reference) through collect, autograde, feedback and CSV."""
+    script = SCRIPT.parent / "bench_grading.py"
+    result = subprocess.run([sys.executable, str(script), "--students", "2"], capture_output=True, text=True,
+                            timeout=600)
+    # exit code 1 only means "slower than the target" (this is a smoke test, not a timing test)
+    assert result.returncode == 0 or "ABOVE the target" in result.stdout, result.stdout + result.stderr
+    rows = table_rows(result.stdout)
+    assert rows["one submission"][0] == "1" and rows["class"][0] == "2", rows
+    seconds = float(rows["class"][2])
+    assert seconds > 0, rows
+    assert "2 of 2 with full marks" in result.stdout, result.stdout
+    assert "Warning" not in result.stderr, result.stderr       # nbgrader's SQLAlchemy noise is filtered
