@@ -76,6 +76,21 @@ def test_binder_requirements_are_requirements_txt_and_nothing_else():
     assert not {"environment.yml", "Pipfile", "setup.py", "install.R"} & {p.name for p in BINDER.iterdir()}
 
 
+def test_binder_replaces_the_base_images_front_end_with_the_versions_we_test():
+    # repo2docker's base environment already has a JupyterLab; pip keeps it if requirements.txt allows it, and
+    # Binder students would then run an older front end than a fresh install (and the browser test) does.
+    from packaging.requirements import Requirement
+
+    wanted = {Requirement(line).name: Requirement(line).specifier
+              for line in requirement_lines(ROOT / "requirements.txt") if not line.startswith("-")}
+    base = dict(pin.split("==") for pin in repo2docker_base_pins())
+    for name in ("jupyterlab", "notebook", "ipywidgets", "ipykernel"):
+        assert name in base, f"{name} is no longer in repo2docker's base environment: {sorted(base)}"
+        assert base[name] not in wanted[name], (
+            f"Binder would keep the base image's {name} {base[name]}: raise the lower bound in requirements.txt "
+            f"above it (now {wanted[name]})")
+
+
 def test_postbuild_switches_off_the_instructor_tools_and_keeps_validate():
     text = (BINDER / "postBuild").read_text()
     assert text.startswith("#!/bin/bash")
@@ -174,9 +189,9 @@ def binder_env():
         assert (repo / EXERCISE).exists(), f"{EXERCISE} is missing: generate the student version (nbgrader)"
         venv = work / "venv"
         python = find_python()
-        # BINDER_REHEARSAL_BASE=1: first install the Jupyter versions of repo2docker's base environment, which
-        # pip then keeps (what a Binder session really runs; e.g. an older JupyterLab than a fresh venv gets)
-        base = repo2docker_base_pins() if os.environ.get("BINDER_REHEARSAL_BASE", "") not in ("", "0") else []
+        # As on Binder, the Jupyter versions of repo2docker's base environment are installed first and pip keeps
+        # those that requirements.txt allows. BINDER_REHEARSAL_BASE=0: a fresh venv (the newest versions) instead.
+        base = [] if os.environ.get("BINDER_REHEARSAL_BASE", "1") == "0" else repo2docker_base_pins()
         start = time.perf_counter()
         steps = build_binder_env(repo, venv, ARTIFACTS / "binder-build.log", python, preinstall=base)
         build_s = time.perf_counter() - start
