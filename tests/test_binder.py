@@ -3,11 +3,12 @@
 - The files in binder/ (Python 3.11, requirements.txt as the single list of versions, a postBuild that switches
   nbgrader's instructor tools off) and the README's Binder badge.
 - What repo2docker would build from them (`repo2docker --no-build --debug` prints the Dockerfile; no Docker).
-- A rehearsal in a real browser: a fresh virtual environment built from binder/ alone, JupyterLab started from
-  it on a copy of the repository, headless Chromium (Playwright) opens the index, every lecture and an exercise,
-  runs every cell and checks what a student sees; the server and its kernels must stay under Binder's 2 GB.
-  Screenshots, logs and a summary go to test-artifacts/browser/. It needs /usr/bin/chromium (apt-get install
-  chromium) and takes a few minutes; without Chromium it is skipped, except in CI (CI=true), where it fails.
+- A rehearsal in a real browser: a virtual environment built as Binder builds it (the Jupyter versions of
+  repo2docker's base environment, then binder/'s files), JupyterLab started from it on a copy of the repository,
+  headless Chromium (Playwright) opens the index, every lecture and an exercise, runs every cell and checks what
+  a student sees; the server and its kernels must stay under Binder's 2 GB. Screenshots, logs and a summary go to
+  test-artifacts/browser/. It needs /usr/bin/chromium (apt-get install chromium) and takes a few minutes; without
+  Chromium it is skipped, except in CI (CI=true), where it fails.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def _require_browser() -> None:
 
 @pytest.fixture(scope="module")
 def binder_env():
-    """A copy of the repository and a fresh venv built from its binder/ files alone (deleted afterwards)."""
+    """A copy of the repository and a venv built from its binder/ files as Binder does (deleted afterwards)."""
     _require_browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="binder-rehearsal-"))

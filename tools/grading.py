@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import csv
 import hashlib
 import io
@@ -238,9 +239,6 @@ class CollectReport:
     def problem(self, student: str, text: str) -> None:
         self.students.setdefault(student, {"notebooks": [], "problems": []})["problems"].append(text)
 
-    def to_json(self) -> dict:
-        return {"assignment": self.assignment, "students": self.students, "unassigned": self.unassigned}
-
 
 def safe_student_id(raw: str) -> str:
     """A student id nbgrader can use as a folder and glob: letters, digits and . _ @ - only."""
@@ -349,8 +347,8 @@ def _add_file(candidates, report, student, origin, name, read, mtime, size, note
 def _read_notebook(candidate: Candidate):
     """The notebook, or a reason why it cannot be graded."""
     try:
-        data = candidate.read()
-        raw = json.loads(data.decode("utf-8-sig"))
+        text = candidate.read().decode("utf-8-sig")
+        raw = json.loads(text)
     except (UnicodeDecodeError, ValueError) as error:
         return None, f"not a notebook (not JSON: {str(error)[:80]})"
     except OSError as error:
@@ -359,7 +357,7 @@ def _read_notebook(candidate: Candidate):
         return None, "not a notebook (JSON without cells)"
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            nb = nbformat.reads(json.dumps(raw), as_version=4)
+            nb = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises many kinds
         return None, f"not a valid notebook ({type(error).__name__}: {str(error)[:80]})"
     return nb, None
@@ -671,7 +669,7 @@ def student_copy_with_answers(source_nb, release_nb):
     """
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source_nb.cells
                if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-    nb = nbformat.from_dict(json.loads(json.dumps(release_nb)))
+    nb = copy.deepcopy(release_nb)
     for cell in nb.cells:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if gid in answers:

@@ -3,9 +3,10 @@
 - `copy_worktree`: the files a push would publish (tracked plus untracked-but-not-ignored files of the working
   tree, as they are on disk now), copied into a fresh folder, so nothing runs on or writes into the real checkout.
 - `repo2docker_dockerfile`: `repo2docker --no-build --debug` on that copy prints the Dockerfile Binder would build.
-- `build_binder_env`: the environment made from `binder/` alone, the way repo2docker does it: a fresh Python 3.11
-  environment, `pip install -r binder/requirements.txt` run from the repository root, then `./binder/postBuild`
-  with the environment first on PATH.
+- `build_binder_env`: the environment made from `binder/`, the way repo2docker does it: a fresh Python 3.11
+  environment, optionally the Jupyter versions of repo2docker's base environment (`repo2docker_base_pins`),
+  `pip install -r binder/requirements.txt` run from the repository root, then `./binder/postBuild` with the
+  environment first on PATH.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def _run(cmd: list[str], log, timeout: float, **kwargs) -> float:
 
 def build_binder_env(repo: Path, venv: Path, log_path: Path, python: str | None = None,
                      preinstall: list[str] = ()) -> dict[str, float]:
-    """Build the student environment in `venv` from `repo`'s binder/ files alone; return the seconds per step.
+    """Build the student environment in `venv` from `repo`'s binder/ files; return the seconds per step.
 
     pip uses its cache (repo2docker passes --no-cache-dir; the result is the same, only slower). `preinstall`
     (e.g. repo2docker_base_pins()) is installed first, as repo2docker's base environment is."""
