@@ -33,9 +33,15 @@ c.Execute.interrupt_on_timeout = True
 # Autograde runs student notebooks with SandboxedExecute instead of Execute (same timeout): a fresh kernel per
 # notebook behind tools/grading_sandbox.py (no writes outside the student's folder, no reading the course's files,
 # no processes, no network; memory, file-size and output limits; a dying or hung kernel is restarted and grading
-# goes on with the next cell). See docs/instructors.md for what that does and does not protect against.
+# goes on with the next cell). The visible checks run there, for the feedback.
+# RunHiddenTests then decides every test cell in the referee's own process (tools/referee): the notebook's cells
+# are replayed in a fresh, sandboxed child with the practised mlpkit functions removed, the graded function is
+# called on hidden inputs, only plain arrays come back, and the grader compares them with finite differences. A
+# failed hidden test becomes an error output of the test cell, so SaveAutoGrades scores it 0.
+# See docs/instructors.md for what that does and does not protect against.
 c.Autograde.autograde_preprocessors = [
     "tools.nbgrader_plugins.SandboxedExecute",
+    "tools.nbgrader_plugins.RunHiddenTests",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -43,29 +49,34 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+MEMORY_LIMIT_MB, FILE_LIMIT_MB = 4096, 100
 c.SandboxedExecute.protected_paths = [_ROOT]
-c.SandboxedExecute.memory_limit_mb = 4096
-c.SandboxedExecute.file_limit_mb = 100
+c.SandboxedExecute.memory_limit_mb = MEMORY_LIMIT_MB
+c.SandboxedExecute.file_limit_mb = FILE_LIMIT_MB
 c.SandboxedExecute.max_output_chars = 200_000
+c.RunHiddenTests.protected_paths = [_ROOT]
+c.RunHiddenTests.memory_limit_mb = MEMORY_LIMIT_MB
+c.RunHiddenTests.file_limit_mb = FILE_LIMIT_MB
 
 # Edited locked cells are always restored from the gradebook; deleted graded cells are put back too
 # (tools/grading.py collect already restores them at their place; this is nbgrader's own fallback).
 c.OverwriteCells.add_missing_cells = True
 
 # ---- feedback for students ----------------------------------------------------------------------------------------
-# nbgrader's generate_feedback shows the hidden tests' source by default: ClearHiddenTests removes it.
-# HideHiddenTestFailures runs first and replaces the outputs of a failed test cell that has hidden tests (the
-# traceback would print the hidden lines) with one line that keeps the exception's own message.
+# The test cells hold only visible checks (the hidden tests live in tools/referee/hidden.py, never in a notebook);
+# ClearHiddenTests stays as nbgrader's own safety net. OneLineFailures shows a failed test cell as one line that
+# says why (the visible check's diagnosis, or the hidden test's verdict) instead of a traceback.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "tools.nbgrader_plugins.HideHiddenTestFailures",
+    "tools.nbgrader_plugins.OneLineFailures",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
 # ---- Validate button / `nbgrader validate` ---------------------------------------------------------------------
-# Students validate their copy from exercises/, which has no hidden tests (generate_assignment removed them), so
-# the verdict comes from the visible checks alone and nothing here depends on hidden tests: every test cell starts
-# with a visible check, so a blank or wrong answer fails Validate, and passing Validate is a hint, not the grade.
-# `python -m tools.grading validate` checks exactly that: the reference answers pass with the hidden tests removed
-# and the blank student version fails every graded cell.
+# Students validate their copy from exercises/ with the student edition's own nbgrader_config.py (tools/publish.py
+# writes it: the same Execute.timeout). Validate runs the visible checks only: every test cell is one visible check,
+# so a blank or wrong answer fails Validate, and passing it is a hint, not the grade. The visible checks make the
+# practised functions uncallable and move the student function's stderr to stdout, as the grader does.
+# `python -m tools.grading validate` checks that the reference answers pass and the blank student version fails
+# every graded cell.

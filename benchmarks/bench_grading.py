@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if base.exists() and args.keep:
         shutil.rmtree(base)
     base.mkdir(parents=True, exist_ok=True)
-    assignment = "solutions/backprop" if SOURCE_DIR else "the stand-in of tests/test_grading_pipeline.py"
+    assignment = SOURCE_DIR.relative_to(ROOT).as_posix() + "/" + ASSIGNMENT
     print(f"assignment: {assignment}; Execute.timeout = {timeout_from_config()} s per cell; "
           f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
     try:

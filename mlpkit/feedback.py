@@ -1,19 +1,25 @@
-"""Feedback for the graded exercises.
+"""The visible checks of the graded exercises: what the test cells run when you press Validate.
 
-``check_*`` functions are the *visible* tests: they run one small, fixed example
-through the student's function and, when the answer is wrong, say in plain
-words what kind of mistake it looks like (a wrong shape, a transposed result, a
-factor of B, a flipped sign, an activation derivative taken at the output, the
-value of ReLU's derivative at 0). ``hidden_*`` functions are the *hidden* tests:
-random shapes and values, central finite differences as the referee, and the
-mlpkit function being practised made uncallable (``forbidden``) while the
-student's code runs. Their messages name the kind of input that failed, never
-the expected numbers.
+Each ``check_*`` function runs one small, fixed example through your function and,
+when the answer is wrong, says in plain words what kind of mistake it looks like
+(a wrong shape, a transposed result, a factor of B, a flipped sign, an activation
+derivative taken at the output, the value of ReLU's derivative at 0, a missing
+shuffle...). While your function runs, the mlpkit functions that would do the
+exercise's work (``PRACTISED``) are uncallable, your function's warnings are shown
+on stdout instead of stderr (a warning never costs points), and its arguments are
+checked afterwards: a function must not change the arrays it receives.
+
+A check that passes is a good sign, not the grade. The grade comes from hidden
+tests that the grader runs on random inputs, in a separate process, with the
+practised functions removed (docs/instructors.md); nothing in this module grades.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import io
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,20 +27,46 @@ import numpy as np
 
 from . import losses, ops
 from .datasets import one_hot, spiral, train_test_split
-from .gradcheck import numerical_gradient, rel_error
+from .gradcheck import rel_error
 from .graph import Value
 from .mlp import MLP
 from .training import train
 
 __all__ = [
-    "FeedbackError", "diagnose", "forbidden", "check_graph_by_hand", "check_matmul_backward",
-    "check_sigmoid_backward", "check_relu_backward", "check_binary_cross_entropy_backward",
-    "check_softmax_cross_entropy_backward", "check_backward", "check_train_sgd", "hidden_matmul_backward",
-    "hidden_sigmoid_backward", "hidden_relu_backward", "hidden_binary_cross_entropy_backward",
-    "hidden_softmax_cross_entropy_backward", "hidden_backward", "hidden_train_sgd",
+    "FeedbackError", "PRACTISED", "TOLERANCE", "close", "diagnose", "forbidden", "check_graph_by_hand",
+    "check_matmul_backward", "check_sigmoid_backward", "check_relu_backward",
+    "check_binary_cross_entropy_backward", "check_softmax_cross_entropy_backward", "check_backward",
+    "check_train_sgd",
 ]
 
-TOLERANCE = 1e-4          # generous enough for a correct answer computed in float32
+#: Largest relative error (mlpkit.gradcheck.rel_error) of a right answer: a correct answer computed in float32
+#: is far below it, every typical mistake far above. The hidden tests use the same tolerance.
+TOLERANCE = 1e-4
+#: Entries this small count as equal whatever their relative error (a gradient of exactly 0 against 1e-12).
+ABSOLUTE_TOLERANCE = 1e-9
+
+#: Library code that computes gradients for you: no graded function may call it.
+_GRADIENT_MACHINERY = ("mlpkit.gradcheck.numerical_gradient", "mlpkit.gradcheck.jacobian",
+                       "mlpkit.graph.Value.backward", "mlpkit.graph.topological_order")
+#: The library's backward pass of a whole MLP and its training loop.
+_MLP_MACHINERY = ("mlpkit.mlp.MLP.backward", "mlpkit.mlp.MLP._backward", "mlpkit.training.train")
+
+#: For each graded function, the mlpkit functions that would do its work, public and private. The visible checks
+#: make them uncallable while your function runs; the grader removes them before it runs your notebook.
+PRACTISED: dict[str, tuple[str, ...]] = {
+    "graph_by_hand": _GRADIENT_MACHINERY,
+    "matmul_backward": ("mlpkit.ops.matmul_backward", *_MLP_MACHINERY, *_GRADIENT_MACHINERY),
+    "sigmoid_backward": ("mlpkit.ops.sigmoid_backward", "mlpkit.graph.Value.sigmoid", *_MLP_MACHINERY,
+                         *_GRADIENT_MACHINERY),
+    "relu_backward": ("mlpkit.ops.relu_backward", "mlpkit.ops.relu_derivative", "mlpkit.graph.Value.relu",
+                      *_MLP_MACHINERY, *_GRADIENT_MACHINERY),
+    "binary_cross_entropy_backward": ("mlpkit.losses.binary_cross_entropy_backward", *_MLP_MACHINERY,
+                                      *_GRADIENT_MACHINERY),
+    "softmax_cross_entropy_backward": ("mlpkit.losses.softmax_cross_entropy_backward", *_MLP_MACHINERY,
+                                       *_GRADIENT_MACHINERY),
+    "backward": (*_MLP_MACHINERY, *_GRADIENT_MACHINERY),
+    "train_sgd": ("mlpkit.training.train", *_GRADIENT_MACHINERY),
+}
 
 
 class FeedbackError(AssertionError):
@@ -42,10 +74,11 @@ class FeedbackError(AssertionError):
 
 
 # -- comparing one answer -------------------------------------------------------------------------------------
-def _close(a: np.ndarray, b: np.ndarray, tol: float = TOLERANCE) -> bool:
+def close(a: np.ndarray, b: np.ndarray, tol: float = TOLERANCE) -> bool:
+    """Whether two arrays have the same shape and agree to ``tol`` (relative error, see gradcheck.rel_error)."""
     if a.shape != b.shape:
         return False
-    return rel_error(a, b) < tol or float(np.abs(a - b).max(initial=0.0)) < 1e-9
+    return rel_error(a, b) < tol or float(np.abs(a - b).max(initial=0.0)) < ABSOLUTE_TOLERANCE
 
 
 def _as_array(name: str, got: Any) -> np.ndarray:
@@ -67,9 +100,13 @@ def diagnose(name: str, got: Any, expected: np.ndarray, *, B: int | None = None,
     Recognised: None or non-arrays, a wrong shape (a transposed one, or a bias
     gradient not summed over the batch), a transposed result, a flipped sign, a
     factor of ``B`` (sum instead of mean, or dividing twice) and any of the
-    ``mistakes`` given as (value that mistake produces, explanation).
+    ``mistakes`` given as (value that mistake produces, explanation). The grader's
+    hidden tests word their verdicts with it too.
     """
-    got = _as_array(name, got)
+    try:
+        got = _as_array(name, got)
+    except FeedbackError as error:
+        return str(error)
     expected = np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
         message = f"{name} has shape {got.shape}, expected {expected.shape}"
@@ -79,18 +116,18 @@ def diagnose(name: str, got: Any, expected: np.ndarray, *, B: int | None = None,
             return message + ": a bias is added to every sample, so sum its gradient over the batch " \
                              "(axis=1, keepdims=True)"
         return message + ": a gradient always has the shape of its variable"
-    if _close(got, expected):
+    if close(got, expected):
         return None
-    if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and _close(got, expected.T):
+    if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and close(got, expected.T):
         return f"{name} is transposed: check the order of the matrix product and where the .T goes"
     for value, explanation in mistakes:
-        if _close(got, np.asarray(value, dtype=np.float64)):
+        if close(got, np.asarray(value, dtype=np.float64)):
             return f"{name}: {explanation}"
-    if _close(got, -expected):
+    if close(got, -expected):
         return f"{name} has the opposite sign: check the sign of each factor (a finite difference tells you)"
-    if B and B > 1 and _close(got, expected * B):
+    if B and B > 1 and close(got, expected * B):
         return f"{name} is B = {B} times too large: the loss is the mean over the batch, so divide by B"
-    if B and B > 1 and _close(got, expected / B):
+    if B and B > 1 and close(got, expected / B):
         return f"{name} is B = {B} times too small: did you divide by B twice?"
     return (f"{name} has the right shape but wrong values (relative error {rel_error(got, expected):.2g}); "
             "compare with a finite difference from mlpkit.gradcheck.numerical_gradient")
@@ -102,20 +139,25 @@ def _check(name: str, got: Any, expected: np.ndarray, **kwargs: Any) -> None:
         raise FeedbackError(message)
 
 
-def _call(fn: Callable, name: str, *args: Any) -> Any:
-    """Call the student's function, turning 'not written yet' into a clear message."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise FeedbackError(f"{name} is not written yet: replace `raise NotImplementedError()` "
-                            "with your code") from None
-
-
 def _passed(message: str) -> None:
     print(f"\N{CHECK MARK} {message}")
 
 
-# -- making the practised function uncallable ----------------------------------------------------------------
+# -- making the practised functions uncallable -----------------------------------------------------------------
+def resolve(dotted: str) -> Callable:
+    """The function a dotted name such as ``"mlpkit.mlp.MLP.backward"`` names."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            obj = getattr(obj, attribute)
+        return obj
+    raise ImportError(f"cannot resolve {dotted}")
+
+
 def _forbidden_stub(*args: Any, **kwargs: Any) -> None:
     # This code runs with the globals of the function it replaces, so it imports what it needs itself.
     feedback = __import__("mlpkit.feedback", fromlist=["FeedbackError"])
@@ -130,15 +172,69 @@ def forbidden(*functions: Callable) -> Iterator[None]:
 
     The functions' code is swapped, so this also catches a student who imported
     the function under another name (``from mlpkit.ops import relu_backward as rb``).
+    It is a courtesy for Validate, not a guard: the grader does not rely on it.
     """
     originals = [(f, f.__code__) for f in functions]
     try:
         for f, _ in originals:
-            f.__code__ = _forbidden_stub.__code__.replace(co_name=f.__name__)
+            f.__code__ = _forbidden_stub.__code__.replace(co_name=f.__qualname__)
         yield
     finally:
         for f, code in originals:
             f.__code__ = code
+
+
+def _call(fn: Callable, name: str, *args: Any) -> Any:
+    """Run the student's ``fn(*args)`` as the grader will: its practised functions uncallable, its warnings shown
+    on stdout (they never cost points), 'not written yet' turned into a clear message, and its arguments unchanged."""
+    before = [_snapshot(a) for a in args]
+    captured = io.StringIO()
+    try:
+        with forbidden(*(resolve(n) for n in PRACTISED[name])), contextlib.redirect_stderr(captured), \
+                warnings.catch_warnings():
+            warnings.simplefilter("always")
+            # Our own display: pytest, logging.captureWarnings or a record=True catch_warnings replace the default
+            # one, which would then never write to the redirected stderr.
+            warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: \
+                captured.write(warnings.formatwarning(message, category, filename, lineno, line))
+            result = fn(*args)
+    except NotImplementedError:
+        raise FeedbackError(f"{name} is not written yet: replace `raise NotImplementedError()` "
+                            "with your code") from None
+    finally:
+        if captured.getvalue().strip():
+            print(f"(your {name} wrote this to stderr; warnings do not cost points)\n{captured.getvalue().rstrip()}")
+    for position, (arg, old) in enumerate(zip(args, before)):
+        if old is not None and not _same(old, _snapshot(arg)):
+            raise FeedbackError(f"{name} changed its argument number {position + 1} ({_describe(arg)}): a function "
+                                "must not modify the arrays it receives; compute new arrays instead (e.g. "
+                                "dL_dz = y_hat - y, not y_hat -= y)")
+    return result
+
+
+def _snapshot(value: Any) -> Any:
+    """Copies of the arrays inside an argument (arrays, tuples/lists of arrays, dicts of arrays); None otherwise."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (tuple, list)) and all(isinstance(v, np.ndarray) for v in value):
+        return [v.copy() for v in value]
+    if isinstance(value, dict) and all(isinstance(v, np.ndarray) for v in value.values()):
+        return {k: v.copy() for k, v in value.items()}
+    return None
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, np.ndarray):
+        return isinstance(new, np.ndarray) and old.shape == new.shape and np.array_equal(old, new, equal_nan=True)
+    if isinstance(old, list):
+        return isinstance(new, list) and len(old) == len(new) and all(map(_same, old, new))
+    return isinstance(new, dict) and old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
 
 # -- the graph by hand ---------------------------------------------------------------------------------------
@@ -175,7 +271,8 @@ def check_matmul_backward(matmul_backward: Callable) -> None:
     w, x, dL_dz = _layer_example()
     out = _call(matmul_backward, "matmul_backward", dL_dz, w, x)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise FeedbackError(f"matmul_backward should return two arrays (dL_dw, dL_dx), got {type(out).__name__}")
+        raise FeedbackError(f"matmul_backward should return two arrays (dL_dw, dL_dx), got {type(out).__name__}"
+                            + (f" of {len(out)}" if isinstance(out, (tuple, list)) else ""))
     dL_dw, dL_dx = (np.asarray(o) if o is not None else None for o in out)
     if dL_dw is not None and dL_dx is not None and dL_dw.shape == x.shape and dL_dx.shape == w.shape:
         raise FeedbackError("matmul_backward returned (dL_dx, dL_dw): return them in the order (dL_dw, dL_dx)")
@@ -197,7 +294,8 @@ def check_sigmoid_backward(sigmoid_backward: Callable) -> None:
                               "sigma(x) * (1 - sigma(x))"),
         (s * (1 - s), "forgot to multiply by the upstream gradient dL_dz"),
     )
-    _check("dL_dx", _call(sigmoid_backward, "sigmoid_backward", dL_dz, x), dL_dz * s * (1 - s), mistakes=mistakes)
+    got = _call(sigmoid_backward, "sigmoid_backward", dL_dz, x)
+    _check("dL_dx", got, dL_dz * s * (1 - s), mistakes=mistakes)
     _passed("sigmoid_backward is right on a 2x3 example")
 
 
@@ -243,21 +341,6 @@ def check_softmax_cross_entropy_backward(softmax_cross_entropy_backward: Callabl
 
 
 # -- the MLP's backward --------------------------------------------------------------------------------------
-def _reference_backward(params: dict, buffer: tuple, y: np.ndarray, y_hat: np.ndarray, *,
-                        at_output: bool = False) -> dict[str, np.ndarray]:
-    """The slides' loop for a ReLU MLP with softmax + cross-entropy (``at_output``: a typical mistake)."""
-    n_layers = len(params) // 2
-    grads: dict[str, np.ndarray] = {}
-    dL_dz = (y_hat - y) / y.shape[1]
-    for l in range(n_layers, 0, -1):
-        grads[f"W{l}"] = dL_dz @ buffer[2 * l - 2].T
-        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True)
-        if l > 1:
-            dL_da = params[f"W{l}"].T @ dL_dz
-            dL_dz = dL_da * ops.relu_derivative(buffer[2 * l - 2] if at_output else buffer[2 * l - 3])
-    return grads
-
-
 def check_backward(backward: Callable) -> None:
     """Visible test for ``backward(L, y, y_hat, buffer, params) -> grads`` on an MLP([3, 5, 4, 3]), B = 6."""
     model = MLP([3, 5, 4, 3], seed=3)
@@ -265,6 +348,11 @@ def check_backward(backward: Callable) -> None:
     X, y = rng.normal(size=(3, 6)), one_hot(np.array([0, 1, 2, 0, 1, 2]), 3)
     y_hat, buffer = model.forward(X)
     L = model.loss(y, y_hat)
+    expected = model.backward(L, y, y_hat, buffer)
+    # The typical mistake, ReLU's derivative taken at each layer's output a: the library's loop on a buffer whose
+    # z's are replaced by the a's (its dL/dW use the a's as they should).
+    X_, _, a1, _, a2, z3 = buffer
+    at_output = model.backward(L, y, y_hat, (X_, a1, a1, a2, a2, z3))
     params = {k: v.copy() for k, v in model.params.items()}
     grads = _call(backward, "backward", L, y, y_hat, buffer, params)
     if not isinstance(grads, dict):
@@ -272,8 +360,10 @@ def check_backward(backward: Callable) -> None:
     missing = [k for k in model.params if k not in grads]
     if missing:
         raise FeedbackError(f"the gradients for {', '.join(missing)} are missing: return one per parameter")
-    expected = model.backward(L, y, y_hat, buffer)
-    at_output = _reference_backward(model.params, buffer, y, y_hat, at_output=True)
+    extra = [repr(k) for k in grads if k not in model.params]
+    if extra:
+        raise FeedbackError(f"grads has keys params does not have ({', '.join(extra)}): use exactly the keys of "
+                            "params")
     for key in ("W3", "b3", "W2", "b2", "W1", "b1"):          # from the output back: the first wrong one matters
         mistakes = ((at_output[key], "took ReLU's derivative at the layer's output a instead of its input z"),)
         _check(f"grads['{key}']", grads[key], expected[key], B=6, mistakes=mistakes)
@@ -287,161 +377,129 @@ def _spiral_task(seed: int = 0):
     return X_tr, one_hot(l_tr, 5), X_te, l_te
 
 
-def _check_losses(history: Any) -> None:
-    try:
-        values = np.asarray(history, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise FeedbackError("train_sgd should return the epoch losses as numbers (floats)") from None
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise FeedbackError("the epoch losses should be finite, non-negative numbers (the mean cross-entropy)")
+class _Observed(MLP):
+    """An MLP that remembers which samples each forward pass saw and which loss each batch had."""
+
+    def __init__(self, *args: Any, columns: dict[bytes, int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.columns, self.batches, self.batch_losses = columns, [], []
+
+    def forward(self, X: np.ndarray):
+        X_array = np.asarray(X)
+        if X_array.ndim == 2:
+            self.batches.append([self.columns.get(np.ascontiguousarray(X_array[:, j]).tobytes(), -1)
+                                 for j in range(X_array.shape[1])])
+        return super().forward(X)
+
+    def loss(self, y: np.ndarray, y_hat: np.ndarray) -> float:
+        value = super().loss(y, y_hat)
+        self.batch_losses.append((value, np.shape(y_hat)[1]))
+        return value
+
+
+def _correct_backward(L: float, y: np.ndarray, y_hat: np.ndarray, buffer: tuple, params: dict) -> dict:
+    """A correct backward, put in place of the student's while train_sgd is checked (the grader does the same), so
+    that train_sgd is judged on its own: a mistake in backward costs backward's points, not train_sgd's too."""
+    from mlpkit.mlp import MLP as Network  # self-contained: the grader runs this source in the notebook
+
+    sizes = [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, len(params) // 2 + 1)]
+    network = Network(sizes)
+    network.params = params
+    return network.backward(L, y, y_hat, buffer)
+
+
+def _diagnose_shuffle(batches: list[list[int]], N: int, epochs: int, batch_size: int, seed: int) -> str | None:
+    per_epoch = -(-N // batch_size)
+    if len(batches) != epochs * per_epoch:
+        return (f"train_sgd made {len(batches)} forward passes over {epochs} epochs; with N = {N} samples and "
+                f"batch_size = {batch_size} an epoch has {per_epoch} mini-batches (the last one may be shorter)")
+    rng = np.random.default_rng(seed)
+    orders = []
+    for epoch in range(epochs):
+        seen = [i for batch in batches[epoch * per_epoch:(epoch + 1) * per_epoch] for i in batch]
+        if sorted(seen) != list(range(N)):
+            return "every epoch must visit every sample exactly once: take the mini-batches from order = " \
+                   "rng.permutation(N), batch_size at a time"
+        orders.append(seen)
+    expected = [list(rng.permutation(N)) for _ in range(epochs)]
+    if orders == expected:
+        return None
+    if orders[0] == list(range(N)):
+        return "the samples are never shuffled: start every epoch with order = rng.permutation(N)"
+    if all(order == orders[0] for order in orders):
+        return ("every epoch uses the same order: make one generator rng = np.random.default_rng(seed) before "
+                "the epoch loop and draw a new order = rng.permutation(N) at the start of every epoch")
+    return ("the mini-batches are not the ones the task describes: one generator rng = "
+            "np.random.default_rng(seed), made once, order = rng.permutation(N) at the start of every epoch, "
+            "then consecutive pieces of order, batch_size long")
+
+
+def _diagnose_losses(history: list, batch_losses: list[tuple[float, int]], epochs: int) -> str | None:
+    if len(batch_losses) % epochs:
+        return None
+    per_epoch = len(batch_losses) // epochs
+    for epoch, value in enumerate(history):
+        chunk = batch_losses[epoch * per_epoch:(epoch + 1) * per_epoch]
+        weighted = sum(L * B for L, B in chunk) / sum(B for _, B in chunk)
+        if abs(value - weighted) <= TOLERANCE * max(1.0, abs(weighted)):
+            continue
+        if abs(value - np.mean([L for L, _ in chunk])) < 1e-12:
+            return ("the loss of an epoch is the mean over its samples: weight each batch's loss by its size "
+                    "(the last batch is shorter), e.g. loss_sum += L * len(batch), then loss_sum / N")
+        if abs(value - chunk[-1][0]) < 1e-12:
+            return "you returned the last batch's loss: return the mean loss of the whole epoch"
+        if abs(value - sum(L * B for L, B in chunk)) < 1e-9 or abs(value - sum(L for L, _ in chunk)) < 1e-12:
+            return "you returned a sum: the epoch's loss is the mean over its samples, so divide by N"
+        return "the returned losses are not each epoch's mean training loss"
+    return None
 
 
 def check_train_sgd(train_sgd: Callable) -> None:
-    """Visible test for ``train_sgd(model, X, y, epochs, batch_size, lr, seed) -> list of epoch losses``."""
+    """Visible test for ``train_sgd(model, X, y, epochs, batch_size, lr, seed) -> list of epoch losses``.
+
+    240 samples in batches of 32 (so the last batch has 16), 3 epochs, compared with mini-batch SGD as the task
+    describes it; ``backward`` is a correct one while it runs, as in the grader.
+    """
     X, y, _, _ = _spiral_task()
-    model = MLP([2, 16, 16, 5], seed=0)
+    epochs, batch_size, lr, seed = 3, 32, 0.1, 0
+    columns = {np.ascontiguousarray(X[:, j]).tobytes(): j for j in range(X.shape[1])}
+    model = _Observed([2, 16, 16, 5], seed=0, columns=columns)
+    reference = MLP([2, 16, 16, 5], seed=0)
     before = {k: v.copy() for k, v in model.params.items()}
-    history = _call(train_sgd, "train_sgd", model, X, y, 3, 32, 0.1, 0)
-    if history is None or not hasattr(history, "__len__"):
-        raise FeedbackError("train_sgd should return the list of epoch losses (one number per epoch)")
-    if len(history) != 3:
-        raise FeedbackError(f"train_sgd returned {len(history)} losses for 3 epochs: append one per epoch")
-    _check_losses(history)
+    namespace = getattr(train_sgd, "__globals__", {})
+    had_backward, own_backward = "backward" in namespace, namespace.get("backward")
+    namespace["backward"] = _correct_backward
+    try:
+        history = _call(train_sgd, "train_sgd", model, X, y, epochs, batch_size, lr, seed)
+    finally:
+        if had_backward:
+            namespace["backward"] = own_backward
+        else:
+            namespace.pop("backward", None)
+    if not isinstance(history, list):
+        raise FeedbackError(f"train_sgd should return a list with one loss per epoch (history.append(...)), got "
+                            f"{type(history).__name__}")
+    if len(history) != epochs:
+        raise FeedbackError(f"train_sgd returned {len(history)} losses for {epochs} epochs: append one per epoch")
+    if not all(isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) for v in history):
+        raise FeedbackError("train_sgd should return the epoch losses as numbers (floats)")
+    if not np.isfinite(np.asarray(history, dtype=np.float64)).all() or min(history) < 0:
+        raise FeedbackError("the epoch losses should be finite, non-negative numbers (the mean cross-entropy)")
     if all(np.array_equal(before[k], model.params[k]) for k in before):
         raise FeedbackError("model.params did not change: update them in place, e.g. "
                             "model.params[key] -= lr * grads[key] (writing W = W - lr * dW only renames W)")
-    _passed("train_sgd runs, returns one loss per epoch and updates model.params")
-
-
-# -- hidden tests: random inputs, finite differences, the practised function forbidden -------------------------
-def _random_shapes(rng: np.random.Generator, n: int) -> list[int]:
-    return [int(v) for v in rng.integers(1, 7, size=n)]
-
-
-def _matches(got: Any, expected: np.ndarray) -> bool:
-    """Whether a student's result equals the finite-difference referee (False for None or non-numbers)."""
-    try:
-        return got is not None and _close(np.asarray(got, dtype=np.float64), expected, 1e-3)
-    except (TypeError, ValueError):
-        return False
-
-
-def _hidden_fail(what: str) -> FeedbackError:
-    return FeedbackError(f"hidden test: {what}")
-
-
-def _sum_against(upstream: np.ndarray, forward: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], float]:
-    return lambda v: float((forward(v) * upstream).sum())
-
-
-def hidden_matmul_backward(matmul_backward: Callable, trials: int = 20, seed: int = 12345) -> None:
-    """Random shapes and values (and one float32 case), checked against finite differences."""
-    rng = np.random.default_rng(seed)
-    for trial in range(trials):
-        N, K, P = _random_shapes(rng, 3)
-        w, x, up = rng.normal(size=(N, K)), rng.normal(size=(K, P)), rng.normal(size=(N, P))
-        dtype = np.float32 if trial == 0 else np.float64
-        with forbidden(ops.matmul_backward):
-            out = matmul_backward(up.astype(dtype), w.astype(dtype), x.astype(dtype))
-        dL_dw = numerical_gradient(_sum_against(up, lambda v, x=x: v @ x), w)
-        dL_dx = numerical_gradient(_sum_against(up, lambda v, w=w: w @ v), x)
-        if not (isinstance(out, (tuple, list)) and len(out) == 2 and _matches(out[0], dL_dw) and
-                _matches(out[1], dL_dx)):
-            raise _hidden_fail(f"matmul_backward is wrong for w of shape {(N, K)} and x of shape {(K, P)}")
-
-
-def _hidden_elementwise(fn: Callable, name: str, forward: Callable, practised: tuple[Callable, ...], trials: int,
-                        seed: int, zeros: bool) -> None:
-    rng = np.random.default_rng(seed)
-    for _ in range(trials):
-        N, B = _random_shapes(rng, 2)
-        x, up = rng.normal(0, 2, size=(N, B)), rng.normal(size=(N, B))
-        x[np.abs(x) < 1e-3] = 0.01
-        if zeros:
-            x[rng.random((N, B)) < 0.3] = 0.0                   # exact zeros: the kink of ReLU
-        with forbidden(*practised):
-            got = fn(up, x)
-        expected = numerical_gradient(_sum_against(up, forward), x)    # at x == 0 this gives exactly 0.5 for ReLU
-        if not _matches(got, expected):
-            where = " (the input has exact zeros)" if zeros else ""
-            raise _hidden_fail(f"{name} is wrong for an input of shape {(N, B)}{where}")
-
-
-def hidden_sigmoid_backward(sigmoid_backward: Callable, trials: int = 20, seed: int = 2024) -> None:
-    """Random shapes and values, checked against finite differences of mlpkit's forward sigmoid."""
-    _hidden_elementwise(sigmoid_backward, "sigmoid_backward", ops.sigmoid, (ops.sigmoid_backward,), trials, seed,
-                        False)
-
-
-def hidden_relu_backward(relu_backward: Callable, trials: int = 20, seed: int = 4242) -> None:
-    """Random shapes and values with exact zeros, checked against finite differences."""
-    _hidden_elementwise(relu_backward, "relu_backward", ops.relu, (ops.relu_backward, ops.relu_derivative), trials,
-                        seed, True)
-
-
-def hidden_binary_cross_entropy_backward(binary_cross_entropy_backward: Callable, trials: int = 20,
-                                         seed: int = 77) -> None:
-    """Random batch sizes, labels and probabilities, checked against finite differences of the mean BCE."""
-    rng = np.random.default_rng(seed)
-    for _ in range(trials):
-        B = int(rng.integers(1, 9))
-        y, y_hat = rng.integers(0, 2, size=(1, B)).astype(float), rng.uniform(0.05, 0.95, size=(1, B))
-        with forbidden(losses.binary_cross_entropy_backward):
-            got = binary_cross_entropy_backward(y, y_hat)
-        expected = numerical_gradient(lambda p, y=y: losses.binary_cross_entropy(y, p), y_hat)
-        if not _matches(got, expected):
-            raise _hidden_fail(f"binary_cross_entropy_backward is wrong for a batch of {B}")
-
-
-def hidden_softmax_cross_entropy_backward(softmax_cross_entropy_backward: Callable, trials: int = 20,
-                                          seed: int = 78) -> None:
-    """Random K, B and logits: dL/dz checked against finite differences of cross_entropy(softmax(z))."""
-    rng = np.random.default_rng(seed)
-    for _ in range(trials):
-        K, B = int(rng.integers(2, 7)), int(rng.integers(1, 9))
-        z, y = rng.normal(0, 2, size=(K, B)), one_hot(rng.integers(0, K, size=B), K)
-        with forbidden(losses.softmax_cross_entropy_backward):
-            got = softmax_cross_entropy_backward(y, ops.softmax(z))
-        expected = numerical_gradient(lambda v, y=y: losses.cross_entropy(y, ops.softmax(v)), z)
-        if not _matches(got, expected):
-            raise _hidden_fail(f"softmax_cross_entropy_backward is wrong for K = {K} classes and a batch of {B}")
-
-
-def hidden_backward(backward: Callable, trials: int = 5, seed: int = 99) -> None:
-    """Random 3-layer ReLU networks and batches; every gradient checked against finite differences."""
-    rng = np.random.default_rng(seed)
-    for _ in range(trials):
-        sizes = [*_random_shapes(rng, 3), int(rng.integers(2, 6))]
-        B = int(rng.integers(1, 8))
-        model = MLP(sizes, seed=int(rng.integers(1000)))
-        for value in model.params.values():
-            value += rng.normal(0, 0.1, size=value.shape)
-        X, y = rng.normal(size=(sizes[0], B)), one_hot(rng.integers(0, sizes[-1], size=B), sizes[-1])
-        y_hat, buffer = model.forward(X)
-        params = {k: v.copy() for k, v in model.params.items()}
-        with forbidden(MLP.backward, MLP._backward):
-            grads = backward(model.loss(y, y_hat), y, y_hat, buffer, params)
-        def loss(_: np.ndarray, model: MLP = model, X: np.ndarray = X, y: np.ndarray = y) -> float:
-            return model.loss(y, model.forward(X)[0])
-
-        for key, param in model.params.items():
-            expected = numerical_gradient(loss, param)
-            if not _matches(grads.get(key) if isinstance(grads, dict) else None, expected):
-                raise _hidden_fail(f"backward gives a wrong {key} for a network {sizes} and a batch of {B}")
-
-
-def hidden_train_sgd(train_sgd: Callable, min_accuracy: float = 0.9, seed: int = 5) -> None:
-    """Train a fresh MLP([2, 64, 64, 5]) on a 5-class spiral; it must reach ``min_accuracy`` on held-out data."""
-    X_tr, y_tr, X_te, labels_te = _spiral_task(seed)
-    model = MLP([2, 64, 64, 5], seed=0)
-    with forbidden(train, MLP.backward, MLP._backward):
-        history = train_sgd(model, X_tr, y_tr, 150, 32, 0.5, 0)
-    if history is None or not hasattr(history, "__len__") or len(history) != 150:
-        raise _hidden_fail("train_sgd should return one loss per epoch")
-    _check_losses(history)
-    if not history[-1] < history[0]:
-        raise _hidden_fail("the returned loss did not go down from the first epoch to the last")
-    accuracy = float((model.predict(X_te) == labels_te).mean())
-    if not accuracy >= min_accuracy:
-        raise _hidden_fail(f"after training, the test accuracy is {accuracy:.1%}, below the required "
-                           f"{min_accuracy:.0%}")
+    if model.batches:
+        message = _diagnose_shuffle(model.batches, X.shape[1], epochs, batch_size, seed)
+        if message:
+            raise FeedbackError(message)
+    message = _diagnose_losses(history, model.batch_losses, epochs) if model.batch_losses else None
+    if message:
+        raise FeedbackError(message)
+    expected = train(reference, X, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=False)
+    if not close(np.asarray(history, dtype=np.float64), np.asarray(expected["loss"])):
+        raise FeedbackError("the returned losses are not each epoch's mean training loss")
+    for key in reference.params:
+        if not close(np.asarray(model.params[key], dtype=np.float64), reference.params[key]):
+            raise FeedbackError(f"after training, model.params['{key}'] differs from mini-batch SGD as the task "
+                                "describes it: check the update W = W - lr * dL/dW for every parameter")
+    _passed("train_sgd shuffles every epoch, returns the epoch losses and trains model.params as described")

@@ -7,11 +7,8 @@ a typical mistake, an infinite loop, a dying kernel, edited and deleted test cel
 are not notebooks, code that attacks the grader...) from the three inbox layouts, grades them
 all in one batch and checks every student's score, the CSV, the feedback and Validate.
 
-The assignment under test is chosen by SOURCE_DIR: the real ``solutions/`` as soon as
-``solutions/backprop/*.ipynb`` exist, a small stand-in (built below, same function names and
-signatures) until then. VARIANTS holds the submissions: per-cell replacement sources keyed by
-nbgrader grade_id, and the test cells each one is expected to fail; they use only functions
-both assignments have, so they work for either.
+VARIANTS holds the submissions: per-cell replacement sources keyed by nbgrader grade_id, and the test cells each
+one is expected to fail. The tamper and shortcut attempts are in test_adversarial.py.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
 import shutil
 import zipfile
@@ -27,144 +23,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from traitlets.config import Config
 
 from tools import grading
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "backprop"
-#: THE switch: the source directory of the assignment under test; None builds the stand-in.
-#: (COURSE_GRADING_STANDIN=1 in the environment forces the stand-in, to check that it still works.)
-SOURCE_DIR = (ROOT / "solutions" if sorted((ROOT / "solutions" / ASSIGNMENT).glob("*.ipynb"))
-              and not os.environ.get("COURSE_GRADING_STANDIN") else None)
-#: Execute.timeout for the tests (seconds per cell): well above the slowest reference cell (the real
-#: assignment's training demo, ~1.5 s here), short enough for the infinite-loop submissions to cost little.
-TEST_TIMEOUT = 5 if SOURCE_DIR is None else 10
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The stand-in assignment (used until the real solutions/backprop/*.ipynb exist)
-# ---------------------------------------------------------------------------------------------------------------
-
-def _meta(gid: str, *, grade=False, solution=False, locked=False, points=None) -> dict:
-    meta = {"grade": grade, "grade_id": gid, "locked": locked, "schema_version": 3, "solution": solution,
-            "task": False}
-    if points is not None:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
-def _answer(gid: str, source: str):
-    return new_code_cell(source, metadata=_meta(gid, solution=True))
-
-
-def _test(gid: str, source: str, points: int):
-    return new_code_cell(source, metadata=_meta(gid, grade=True, locked=True, points=points))
-
-
-def _locked_md(gid: str, text: str):
-    return new_markdown_cell(text, metadata=_meta(gid, locked=True))
-
-
-def _locked_code(gid: str, source: str):
-    return new_code_cell(source, metadata=_meta(gid, locked=True))
-
-
-STANDIN_SETUP = "import numpy as np\nimport mlpkit\nfrom mlpkit.gradcheck import numerical_gradient"
-
-STANDIN_NOTEBOOKS = {
-    "1_graph_and_layers": [
-        _locked_md("intro_1", "# Stand-in: backward through one layer\nWrite each function; run the tests."),
-        _locked_code("setup_1", STANDIN_SETUP),
-        _answer("matmul_backward", '''def matmul_backward(dL_dz, w, x):
-    """Backward of z = w @ x: return (dL_dw, dL_dx)."""
-    ### BEGIN SOLUTION
-    return dL_dz @ x.T, w.T @ dL_dz
-    ### END SOLUTION'''),
-        _test("test_matmul_backward", '''w, x = np.arange(6.0).reshape(2, 3), np.ones((3, 4))
-dL_dw, dL_dx = matmul_backward(np.ones((2, 4)), w, x)
-assert dL_dw.shape == w.shape and dL_dx.shape == x.shape, "matmul_backward: a gradient has the shape of its variable"
-assert np.allclose(dL_dx, w.T @ np.ones((2, 4))), "matmul_backward: dL_dx is wrong for a small example"
-print("matmul_backward: visible check passed")
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(7)
-for n, k, p in [(3, 5, 2), (1, 4, 7), (6, 1, 3)]:
-    w, x, up = rng.normal(size=(n, k)), rng.normal(size=(k, p)), rng.normal(size=(n, p))
-    dL_dw, dL_dx = matmul_backward(up, w, x)
-    assert np.allclose(dL_dw, numerical_gradient(lambda w_: np.sum(up * (w_ @ x)), w)), \
-        "matmul_backward gives a wrong dL_dw for random shapes"
-    assert np.allclose(dL_dx, numerical_gradient(lambda x_: np.sum(up * (w @ x_)), x)), \
-        "matmul_backward gives a wrong dL_dx for random shapes"
-### END HIDDEN TESTS''', 2),
-        _locked_md("relu_text", "ReLU's derivative is 0.5 where x == 0 exactly, as on the slides."),
-        _answer("relu_backward", '''def relu_backward(dL_dz, x):
-    """Backward of z = relu(x): dL_dx."""
-    ### BEGIN SOLUTION
-    return dL_dz * ((x > 0) + 0.5 * (x == 0))
-    ### END SOLUTION'''),
-        _test("test_relu_backward", '''got = relu_backward(np.ones((1, 3)), np.array([[-1.0, 2.0, 3.0]]))
-assert np.allclose(got, [[0, 1, 1]]), "relu_backward: wrong for a small example"
-print("relu_backward: visible check passed")
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(11)
-x, up = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
-x[0, :3] = 0.0
-got = relu_backward(up, x)
-assert np.allclose(got[x != 0], (up * (x > 0))[x != 0]), "relu_backward gives wrong values where x != 0"
-assert np.allclose(got[x == 0], 0.5 * up[x == 0]), "relu_backward gives wrong values where x == 0"
-### END HIDDEN TESTS''', 2),
-    ],
-    "2_mlp_and_training": [
-        _locked_md("intro_2", "# Stand-in: where backprop starts"),
-        _locked_code("setup_2", STANDIN_SETUP),
-        _answer("binary_cross_entropy_backward", '''def binary_cross_entropy_backward(y, y_hat):
-    """dL/dy_hat of the batch-mean binary cross-entropy; y, y_hat of shape (1, B)."""
-    ### BEGIN SOLUTION
-    return -(y / y_hat - (1 - y) / (1 - y_hat)) / y.shape[1]
-    ### END SOLUTION'''),
-        _test("test_binary_cross_entropy_backward", '''\
-g = binary_cross_entropy_backward(np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]]))
-assert g.shape == (1, 2) and g[0, 0] < 0 < g[0, 1], "binary_cross_entropy_backward: wrong shape or sign"
-print("binary_cross_entropy_backward: visible check passed")
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(3)
-y = (rng.random((1, 9)) > 0.5).astype(float)
-y_hat = rng.uniform(0.05, 0.95, size=(1, 9))
-expected = numerical_gradient(lambda p: mlpkit.losses.binary_cross_entropy(y, p), y_hat)
-assert np.allclose(binary_cross_entropy_backward(y, y_hat), expected, atol=1e-6), \
-    "binary_cross_entropy_backward gives wrong values for a random batch"
-### END HIDDEN TESTS''', 2),
-        _answer("softmax_cross_entropy_backward", '''def softmax_cross_entropy_backward(y, y_hat):
-    """dL/dz of softmax + batch-mean cross-entropy; y, y_hat of shape (K, B)."""
-    ### BEGIN SOLUTION
-    return (y_hat - y) / y.shape[1]
-    ### END SOLUTION'''),
-        _test("test_softmax_cross_entropy_backward", '''\
-g = softmax_cross_entropy_backward(np.eye(3), np.full((3, 3), 1 / 3))
-assert g.shape == (3, 3), "softmax_cross_entropy_backward: dL_dz has the shape of z"
-print("softmax_cross_entropy_backward: visible check passed")
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(5)
-z = rng.normal(size=(4, 7))
-y = mlpkit.datasets.one_hot(rng.integers(0, 4, size=7), 4)
-expected = numerical_gradient(lambda z_: mlpkit.losses.cross_entropy(y, mlpkit.ops.softmax(z_)), z)
-assert np.allclose(softmax_cross_entropy_backward(y, mlpkit.ops.softmax(z)), expected, atol=1e-6), \
-    "softmax_cross_entropy_backward gives wrong values for a random batch (is the 1/B there?)"
-### END HIDDEN TESTS''', 2),
-    ],
-}
-
-
-def write_standin(source_dir: Path) -> None:
-    """solutions/backprop/*.ipynb of the stand-in assignment."""
-    target = source_dir / ASSIGNMENT
-    target.mkdir(parents=True, exist_ok=True)
-    for name, cells in STANDIN_NOTEBOOKS.items():
-        nb = new_notebook(cells=[nbformat.from_dict(json.loads(json.dumps(c))) for c in cells], metadata={
-            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"}})
-        nbformat.write(nb, target / f"{name}.ipynb")
+SOURCE_DIR = ROOT / "solutions"
+#: Execute.timeout for the tests (seconds per cell): well above the slowest reference cell (the training demo,
+#: ~1.5 s here), short enough for the infinite-loop submissions to cost little.
+TEST_TIMEOUT = 10
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -235,6 +103,10 @@ RELU_RIGHT_ONLY_ON_SMALL_INPUTS = '''def relu_backward(dL_dz, x):
     if x.size > 6:                       # passes the visible check, fails the hidden random shapes
         return dL_dz * (x > 0)
     return dL_dz * ((x > 0) + 0.5 * (x == 0))'''
+RELU_WARNS = '''def relu_backward(dL_dz, x):
+    import numpy as np
+    np.float64(1.0) / np.float64(0.0)       # a RuntimeWarning on stderr, then the right answer
+    return dL_dz * ((x > 0) + 0.5 * (x == 0))'''
 ATTACK = '''import os, shutil, socket, sqlite3, subprocess, urllib.request
 course = os.path.abspath(os.path.join(os.getcwd(), "..", "..", ".."))
 
@@ -294,6 +166,7 @@ VARIANTS: dict[str, tuple[dict, set]] = {
     "s11_deletes_test": ({"test_relu_backward": None}, set()),
     "s12_attacker": ({"matmul_backward": ATTACK}, set()),
     "s15_fails_only_hidden": ({"relu_backward": RELU_RIGHT_ONLY_ON_SMALL_INPUTS}, {"test_relu_backward"}),
+    "s16_warns": ({"relu_backward": RELU_WARNS}, set()),
 }
 # Every variant of tests/exercise_variants.py is graded too: the typical mistakes of the feedback module must
 # score more than zero and less than full marks, the correct answers written another way (loops, float32) full.
@@ -314,14 +187,11 @@ BROKEN = {
 # Helpers (shared with benchmarks/bench_grading.py)
 # ---------------------------------------------------------------------------------------------------------------
 
-def make_course(root: Path, source_dir: Path | None = SOURCE_DIR, timeout: int = TEST_TIMEOUT) -> grading.Course:
+def make_course(root: Path, source_dir: Path = SOURCE_DIR, timeout: int = TEST_TIMEOUT) -> grading.Course:
     """A temporary course: the repository's nbgrader_config.py, the assignment's sources, released."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    if source_dir is None:
-        write_standin(root / "solutions")
-    else:
-        shutil.copytree(source_dir / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
+    shutil.copytree(source_dir / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
     overrides = Config()
     overrides.Execute.timeout = timeout
     course = grading.Course(root, overrides)
@@ -394,24 +264,15 @@ def notebook_of(course: grading.Course) -> dict[str, str]:
             for c in nbformat.read(course.source / ASSIGNMENT / f"{name}.ipynb", as_version=4).cells if grade_id(c)}
 
 
-def hidden_lines(course: grading.Course) -> set[str]:
-    """Lines of the hidden tests that the student version does not contain (long enough to be telling)."""
-    public = set()
-    for name in course.notebooks(ASSIGNMENT):
-        for cell in blank(course)[name].cells:
-            public.update(line.strip() for line in cell.source.splitlines())
-    secret = set()
-    for name in course.notebooks(ASSIGNMENT):
-        for cell in nbformat.read(course.source / ASSIGNMENT / f"{name}.ipynb", as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if "BEGIN HIDDEN TESTS" in line:
-                    inside = True
-                elif "END HIDDEN TESTS" in line:
-                    inside = False
-                elif inside and len(line.strip()) > 12 and line.strip() not in public:
-                    secret.add(line.strip())
-    return secret
+def referee_lines(course: grading.Course) -> set[str]:
+    """Telling lines of the hidden tests' code (tools/referee) that the student version does not show: none may
+    appear in a student's feedback."""
+    public = {line.strip() for nb in blank(course).values() for cell in nb.cells for line in cell.source.splitlines()}
+    lines = set()
+    for path in (ROOT / "tools" / "referee").glob("*.py"):
+        lines |= {line.strip() for line in path.read_text().splitlines()
+                  if len(line.strip()) > 30 and not line.strip().startswith(("#", '"', "'", "def ", "class "))}
+    return lines - public
 
 
 def html_text(path: Path) -> str:
@@ -584,27 +445,34 @@ def test_summary_table_lists_every_student(graded):
         assert f"| {student} |" in table
 
 
-def test_feedback_shows_no_hidden_test_source_or_traceback(graded):
+def test_feedback_shows_verdicts_in_one_line_and_no_hidden_test_code(graded):
     course = graded["course"]
-    secret = hidden_lines(course)
-    assert secret, "the assignment has no hidden tests"
-    ran = "\n".join(c.source for p in (course.autograded / "s01_reference" / ASSIGNMENT).glob("*.ipynb")
-                    for c in nbformat.read(p, as_version=4).cells)
-    assert all(line in ran for line in secret), "the hidden tests did not run in the autograded notebooks"
+    secret = referee_lines(course)
+    assert len(secret) > 50
     pages = sorted(course.feedback.glob(f"*/{ASSIGNMENT}/*.html"))
     assert len(pages) >= len(VARIANTS) * len(course.notebooks(ASSIGNMENT)) - 1
     for page in pages:
         text = html_text(page)
         leaked = [line for line in secret if line in text]
-        assert not leaked, f"{page.relative_to(course.root)} shows hidden lines: {leaked[:3]}"
-        assert "HIDDEN TESTS" not in text
+        assert not leaked, f"{page.relative_to(course.root)} shows hidden test code: {leaked[:3]}"
+        assert "HIDDEN TESTS" not in text and "Traceback (most recent call last)" not in text
     relu_page = f"{notebook_of(course)['test_relu_backward']}.html"
     hidden_failure = html_text(course.feedback / "s15_fails_only_hidden" / ASSIGNMENT / relu_page)
-    assert "A hidden test failed: " in hidden_failure and "relu_backward" in hidden_failure
+    assert re.search(r"A hidden test failed: dL_dx has the right shape but wrong values .*\(hidden test: an input "
+                     r"of shape \(\d, \d\) with exact zeros\)", hidden_failure), hidden_failure[-2000:]
     visible_failure = html_text(course.feedback / "s03_typical_mistake" / ASSIGNMENT / relu_page)
-    assert "test failed: " in visible_failure
-    for text in (hidden_failure, visible_failure):
-        assert "Traceback (most recent call last)" not in text
+    assert "A test failed: dL_dx is 0 where x == 0" in visible_failure
+
+
+def test_a_warning_on_stderr_costs_no_points(graded):
+    row = graded["rows"]["s16_warns"]
+    assert row.score == row.max_score, row.problems
+    first = graded["course"].notebooks(ASSIGNMENT)[0]
+    nb = nbformat.read(graded["course"].autograded / "s16_warns" / ASSIGNMENT / f"{first}.ipynb", as_version=4)
+    test_cell = next(c for c in nb.cells if grade_id(c) == "test_relu_backward")
+    text = "".join(o.get("text", "") for o in test_cell.outputs)
+    assert "RuntimeWarning" in text and "do not cost points" in text
+    assert not any(o.get("name") == "stderr" for o in test_cell.outputs)
 
 
 def test_validate_passes_the_reference_and_fails_the_blank_release(graded, tmp_path):
@@ -632,8 +500,6 @@ def test_every_released_test_cell_keeps_a_visible_check(graded):
 
 def test_committed_student_version_matches_a_fresh_release(graded):
     """exercises/ is generated, committed for Binder users, and must equal what release produces now."""
-    if SOURCE_DIR is None:
-        pytest.skip("grading the stand-in assignment; exercises/ holds the real one")
     course, committed = graded["course"], ROOT / "exercises" / ASSIGNMENT
     assert committed.is_dir(), "exercises/backprop is missing: run `python -m tools.grading release`"
 

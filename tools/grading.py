@@ -5,6 +5,7 @@
     python -m tools.grading grade                # autograde everyone, feedback, grades.csv, summary
     python -m tools.grading all INBOX            # collect + grade
     python -m tools.grading validate             # reference passes / blank fails, visible tests only
+    python -m tools.grading publish DEST         # the student edition (no answers, no grader) into DEST
 
 Options: --assignment NAME (default: backprop for collect/grade, every assignment for
 release/validate), --course DIR (default: the repository), --timeout SECONDS (overrides
@@ -176,6 +177,7 @@ def release(course: Course, assignments: list[str] | None = None) -> list[Path]:
     """
     written = []
     for assignment in assignments or course.assignments():
+        check_assignment(course, assignment)
         with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
             with _temporary(course.api.coursedir, release_directory=tmp):
                 _check(course.api.generate_assignment(assignment, force=True, create=True),
@@ -198,6 +200,30 @@ def _temporary(obj, **values):
     finally:
         for k, v in old.items():
             setattr(obj, k, v)
+
+
+def check_assignment(course: Course, assignment: str) -> None:
+    """Refuse an assignment the referee could not grade safely (fail closed, before anyone is graded).
+
+    Every test cell needs a hidden test in tools/referee/hidden.py TESTS, and no notebook may hold hidden test
+    code: code in a notebook runs in the student's kernel, where the student's code can reach it.
+    """
+    from tools.referee.hidden import TESTS
+
+    problems = []
+    for name in course.notebooks(assignment):
+        nb = nbformat.read(course.source / assignment / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if "BEGIN HIDDEN TESTS" in cell.source:
+                problems.append(f"{name}/{meta.get('grade_id')}: has a '### BEGIN HIDDEN TESTS' block; hidden tests "
+                                "belong in tools/referee/hidden.py, never in a notebook")
+            if meta.get("grade") and cell.cell_type == "code" and meta.get("grade_id") not in TESTS:
+                problems.append(f"{name}/{meta.get('grade_id')}: a test cell without a hidden test in "
+                                "tools/referee/hidden.py TESTS")
+    if problems:
+        raise SystemExit(f"{assignment} cannot be graded safely:\n  " + "\n  ".join(problems)
+                         + "\n(docs/instructors.md, 'Adding an exercise')")
 
 
 def _ensure_in_gradebook(course: Course, assignment: str) -> None:
@@ -526,6 +552,11 @@ def _notebook_findings(path: Path) -> list[str]:
                 findings.append(f"{path.stem}/{name}: sandbox refused {refused}")
             if "output truncated" in text and "[grader:" in text:
                 findings.append(f"{path.stem}/{name}: output truncated")
+        referee = cell.get("metadata", {}).get("referee") or {}
+        findings += [f"{path.stem}/{name}: {note}" for note in referee.get("notes", [])]
+        reason = referee.get("reason") or ""
+        if "which this exercise does not allow" in reason or "stopped by the grading sandbox" in reason:
+            findings.append(f"{path.stem}/{name}: {reason}")
         if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             hits = sorted(set(m.group(0) for m in SUSPICIOUS.finditer(cell.source)))
             if hits:
@@ -553,6 +584,7 @@ def grade(course: Course, assignment: str = DEFAULT_ASSIGNMENT, students: list[s
     if not todo:
         raise SystemExit(f"nobody to grade: {course.submitted.relative_to(course.root)}/*/{assignment} is empty "
                          "(run collect first)")
+    check_assignment(course, assignment)
     _ensure_in_gradebook(course, assignment)
     backup = backup_gradebook(course)
     echo(f"gradebook backed up to {backup.relative_to(course.root)}" if backup else "no gradebook to back up")
@@ -628,10 +660,12 @@ def _grade_one(course: Course, assignment: str, student: str, scratch: Path, log
 
 
 def shutdown_spare_kernel() -> None:
-    """Stop the kernel the autograder started ahead for a next notebook."""
+    """Stop the kernel the autograder started ahead for a next notebook, and the referee's process."""
     from tools.nbgrader_plugins import shutdown_spare_kernel as stop
+    from tools.referee import run
 
     stop()
+    run.shutdown()
 
 
 def write_csv(course: Course, rows: list[Row], assignment: str) -> Path:
@@ -726,6 +760,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
     p = sub.add_parser("validate", help="reference passes and blank fails, with visible tests only")
     p.add_argument("--assignment", action="append")
+    p = sub.add_parser("publish", help="write the student edition (no answers, no grader) into DEST")
+    p.add_argument("dest", type=Path)
+    p.add_argument("--github", metavar="OWNER/REPO", help="the student repository, for its Binder badge")
+    p.add_argument("--force", action="store_true", help="replace DEST's contents (all but .git) even if DEST is not "
+                                                        "a student edition written by publish")
     args = parser.parse_args(argv)
     # nbgrader's and nbconvert's own warnings (e.g. "checksum ... has changed" for every cell with hidden
     # tests) go to grading/<assignment>/grade.log, not to the screen.
@@ -746,6 +785,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "validate":
         return 0 if validate(course, args.assignment) else 1
+    if args.command == "publish":
+        from tools import publish
+
+        return publish.main(course, args.dest, github=args.github, force=args.force)
     if args.command in ("collect", "all"):
         if not args.inbox.is_dir():
             parser.error(f"{args.inbox} is not a folder")

@@ -1,4 +1,4 @@
-"""Kernel-side guard for autograding: the grading variant of tools/kernel_sandbox.py.
+"""Kernel-side guard for autograding: the grading variant of tests/kernel_sandbox.py.
 
 The autograder (tools/nbgrader_plugins.py, ``SandboxedExecute``) starts every
 grading kernel with a start-up line that runs this file before any student
@@ -40,20 +40,40 @@ import resource
 import stat
 import sys
 
+#: Environment variables a grading kernel or the referee inherits; everything else (tokens, keys) is dropped.
+KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "VIRTUAL_ENV", "PYTHONPATH",
+                    "PYTHONHASHSEED", "MPLBACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "OPENBLAS_CORETYPE", "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
+                    "JUPYTER_CONFIG_DIR", "SYSTEMROOT")
+
+
+def scrubbed_environment() -> dict:
+    """The grader's environment reduced to KEPT_ENVIRONMENT (and LC_*, XDG_* locale and base folders)."""
+    env = {k: v for k, v in os.environ.items() if k in KEPT_ENVIRONMENT or k.startswith(("LC_", "XDG_"))}
+    env.setdefault("PATH", os.defpath)
+    return env
+
 
 def _split(value: str) -> tuple:
     return tuple(p for p in value.split(os.pathsep) if p)
 
 
-def _make_hook(tmp: str, protected: tuple, readable: tuple):  # noqa: C901 - one flat decision table
-    """The audit hook and the one-shot ``bind(folder)`` that sets the student's folder."""
+def _make_hook(tmp: str, protected: tuple, readable: tuple, read_only_in: tuple = (),  # noqa: C901 - one table
+               unreadable: tuple = (), imports_from: frozenset | None = None):
+    """The audit hook and the one-shot ``bind(folder)`` that sets the student's folder.
+
+    Reading is refused inside ``protected`` except inside ``readable``. The referee's process
+    (tools/referee/child.py) also gives ``read_only_in`` (reading anywhere else is refused), ``unreadable``
+    (refused even inside ``readable``: mlpkit's source) and ``imports_from`` (importing a module whose top-level
+    package is not in it is refused).
+    """
     # Everything the hook calls is captured here, so later monkeypatching of os, os.path or
     # builtins by the student's code does not change its decisions.
     _lstat, _readlink, _getcwd, _stat, _chdir = posix.lstat, posix.readlink, posix.getcwd, posix.stat, posix.chdir
     _fspath, _fsdecode, _is_link, _is_dir = posix.fspath, os.fsdecode, stat.S_ISLNK, stat.S_ISDIR
     _isinstance, _str, _bytes, _int, _tuple, _hasattr = isinstance, str, bytes, int, tuple, hasattr
     _len, _enumerate = len, enumerate
-    _PermissionError, _OSError = PermissionError, OSError
+    _PermissionError, _OSError, _ImportError = PermissionError, OSError, ImportError
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     sep = "/"
 
@@ -116,8 +136,14 @@ def _make_hook(tmp: str, protected: tuple, readable: tuple):  # noqa: C901 - one
         raise _PermissionError(f"course grading sandbox: {what} is not allowed while grading{detail}")
 
     def check_read(path: str) -> None:
-        if inside(path, protected) and not inside(path, writable) and not inside(path, readable):
+        if inside(path, writable):
+            return
+        if inside(path, unreadable):
+            refuse("reading the library's source", path)
+        if inside(path, protected) and not inside(path, readable):
             refuse("reading the course's files", path)
+        if read_only_in and not inside(path, read_only_in) and path != "/dev/null":
+            refuse("reading files outside the Python installation", path)
 
     def check_write(path: str) -> None:
         if path == "/dev/null":
@@ -146,7 +172,12 @@ def _make_hook(tmp: str, protected: tuple, readable: tuple):  # noqa: C901 - one
     }
 
     def hook(event: str, args: _tuple) -> None:
-        if event == "open":
+        if event == "import" and imports_from is not None:
+            top = args[0].partition(".")[0] if _isinstance(args[0], _str) else ""
+            if top not in imports_from:
+                raise _ImportError(f"course grading sandbox: importing {top} is not available while grading; use "
+                                   "numpy and Python's standard library")
+        elif event == "open":
             path, mode, flags = args[0], args[1], args[2]
             if _isinstance(path, _int) or path is None:  # wrapping an fd that was already checked
                 return
@@ -219,4 +250,5 @@ def install() -> None:
     builtins.__course_grading_bind__ = __course_grading_bind__
 
 
-install()
+if __name__ == "__course_grading_sandbox__":       # the grading kernel's start-up line runs this file under that name
+    install()

@@ -10,9 +10,12 @@
   is started while the current one runs (it boots and imports numpy, matplotlib
   and mlpkit in its own temp folder and is moved into the student's folder only
   when its notebook starts), which hides kernel start-up on a 2-core machine.
-* ``HideHiddenTestFailures`` (``generate_feedback``): a failed test cell that
-  contains hidden tests gets its outputs replaced by one neutral line that keeps
-  the exception's own message; the traceback would show the hidden lines.
+* ``RunHiddenTests`` (``autograde``, right after execution): decides each graded cell's hidden
+  tests in the referee's separate, sandboxed process (tools/referee) and turns a failure into an
+  error output of that cell; a warning on stderr or a number returned by the cell no longer
+  changes the score.
+* ``OneLineFailures`` (``generate_feedback``): a failed test cell shows one line saying why
+  instead of a traceback.
 * ``restore_locked_cells`` (used by ``tools/grading.py collect``): puts back locked
   cells a student deleted, at their place, so that they are graded against the
   original test (nbgrader then restores the full source, hidden tests included,
@@ -40,13 +43,10 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, List, Unicode
 
+from tools.grading_sandbox import scrubbed_environment
+
 SANDBOX_FILE = Path(__file__).resolve().with_name("grading_sandbox.py")
-#: Environment variables a grading kernel inherits; everything else (tokens, keys) is dropped.
-KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "VIRTUAL_ENV", "PYTHONPATH",
-                    "PYTHONHASHSEED", "MPLBACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                    "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "SYSTEMROOT")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_CELL_LINE = re.compile(r"Cell In\[[^\]]*\], line (\d+)")
 
 
 class GradingAborted(RuntimeError):
@@ -147,8 +147,7 @@ class SandboxedExecute(Execute):
     def _start(self, key: tuple) -> _Kernel:
         kernel_name, protected, readable, memory_mb, file_mb, extra_arguments, sandbox = key
         tmp = tempfile.mkdtemp(prefix="kernel-", dir=_kernels_folder())
-        env = {k: v for k, v in os.environ.items() if k in KEPT_ENVIRONMENT or k.startswith(("LC_", "XDG_"))}
-        env.setdefault("PATH", os.defpath)
+        env = scrubbed_environment()
         Path(tmp, "ipython").mkdir()
         env.update({
             "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp, "IPYTHONDIR": str(Path(tmp, "ipython")),
@@ -319,58 +318,80 @@ def _timed_out(cell) -> bool:
                for o in cell.get("outputs", []))
 
 
-class HideHiddenTestFailures(NbGraderPreprocessor):
-    """Feedback: a failed grade cell with hidden tests shows one neutral line instead of its outputs.
+class RunHiddenTests(NbGraderPreprocessor):
+    """Autograde: decide every graded cell's hidden tests outside the student's kernel (tools/referee).
 
-    Runs before ClearHiddenTests (it needs the hidden region to know where the error happened).
+    Runs right after the notebook was executed, before SaveAutoGrades reads the scores. In every graded (test)
+    cell, output that nbgrader would score although it is no error is neutralised: stderr becomes stdout (a
+    warning never costs points) and an execute_result becomes display data (nbgrader would read a number there as
+    partial credit). A failed hidden test then appends an error output with its plain-words reason, so the cell
+    scores 0; the verdict and the referee's notes for the instructor go into the cell's metadata ("referee").
     """
 
-    begin_test_delimeter = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
-    end_test_delimeter = Unicode("END HIDDEN TESTS").tag(config=True)
-    max_message_chars = Integer(1000, help="Longest exception message shown to the student.").tag(config=True)
+    timeout = Integer(0, help="Seconds for the replayed notebook cells, and again for the calls of the graded "
+                              "function; 0: Execute.timeout.").tag(config=True)
+    memory_limit_mb = Integer(4096, help="Address-space limit of the referee's process in MB.").tag(config=True)
+    file_limit_mb = Integer(100, help="Largest file the referee's process may write, in MB.").tag(config=True)
+    protected_paths = List(Unicode(), help="Folders the referee's process may not read (the course directory; "
+                                           "it reads only the Python installation anyway).").tag(config=True)
 
-    def _where(self, cell, error) -> str:
-        """'hidden', 'visible' or 'unknown': the cell line the traceback points at."""
-        match = _CELL_LINE.search(_ANSI.sub("", "\n".join(error.get("traceback", []))))
-        if not match:
-            return "unknown"
-        line_number, hidden = int(match.group(1)), False
-        for number, line in enumerate(cell.source.split("\n"), start=1):
-            if self.begin_test_delimeter in line:
-                hidden = True
-            elif self.end_test_delimeter in line:
-                hidden = False
-            if number == line_number:
-                return "hidden" if hidden else "visible"
-        return "unknown"
+    def preprocess(self, nb, resources):
+        from tools.referee import run
+
+        info = resources["nbgrader"]
+        db_url = info.get("db_url", "")
+        protected = [str(Path(p).resolve()) for p in self.protected_paths]
+        if db_url.startswith("sqlite:///"):
+            protected.append(str(Path(db_url[len("sqlite:///"):]).resolve().parent))
+        verdicts = run.referee_notebook(
+            nb, student=info["student"], assignment=info["assignment"], notebook=info["notebook"],
+            timeout=self.timeout or Execute(parent=self).timeout, memory_mb=self.memory_limit_mb,
+            file_mb=self.file_limit_mb, protected=protected)
+        by_id = {v.grade_id: v for v in verdicts}
+        for cell in nb.cells:
+            if cell.cell_type == "code" and utils.is_grade(cell):
+                neutralise_outputs(cell)
+                verdict = by_id[cell.metadata.nbgrader["grade_id"]]
+                cell.metadata["referee"] = {"passed": verdict.passed, "reason": verdict.reason,
+                                            "notes": list(verdict.notes)}
+                if not verdict.passed and not any(o.output_type == "error" for o in cell.outputs):
+                    cell.outputs.append(new_output("error", ename="HiddenTestFailed", evalue=verdict.reason,
+                                                   traceback=[f"A hidden test failed: {verdict.reason}"]))
+        return nb, resources
+
+
+def neutralise_outputs(cell) -> None:
+    """stderr -> stdout and execute_result -> display_data: only an error may decide a test cell's score."""
+    for index, output in enumerate(cell.outputs):
+        if output.output_type == "stream" and output.get("name") == "stderr":
+            output["name"] = "stdout"
+        elif output.output_type == "execute_result":
+            cell.outputs[index] = new_output("display_data", data=output.get("data", {}),
+                                             metadata=output.get("metadata", {}))
+
+
+class OneLineFailures(NbGraderPreprocessor):
+    """Feedback: a failed test cell shows one line saying why instead of a traceback; other output stays."""
+
+    max_message_chars = Integer(1000, help="Longest message shown to the student.").tag(config=True)
+    prefixes = {"HiddenTestFailed": "A hidden test failed", "FeedbackError": "A test failed",
+                "AssertionError": "A test failed"}
 
     def preprocess_cell(self, cell, resources, cell_index):
-        if cell.cell_type != "code" or not utils.is_grade(cell) or self.begin_test_delimeter not in cell.source:
+        if cell.cell_type != "code" or not utils.is_grade(cell):
             return cell, resources
-        outputs = cell.get("outputs", [])
-        errors = [o for o in outputs if o.get("output_type") == "error"]
-        stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream"
-                         and o.get("name") == "stderr")
-        if errors:
-            error = errors[-1]
-            ename, evalue = error.get("ename", "Error"), _ANSI.sub("", str(error.get("evalue", ""))).strip()
-            message = evalue if ename in ("AssertionError", "FeedbackError") and evalue else (
-                f"{ename}: {evalue}" if evalue else ename)
-            where = self._where(cell, error)
-        elif stderr.strip():
-            # nbgrader fails a test cell that writes to stderr; a warning would also print a source line.
-            ename, where = "Stderr", "unknown"
-            message = ("the cell wrote to stderr (a warning or an error message), which counts as a failure: "
-                       + _ANSI.sub("", stderr.strip().splitlines()[0]))
-        else:
-            return cell, resources
-        if len(message) > self.max_message_chars:
-            message = message[: self.max_message_chars] + " ..."
-        prefix = {"hidden": "A hidden test failed", "visible": "A test failed"}.get(where, "This test cell failed")
-        if where == "hidden":
-            message = re.sub(r"^hidden test:\s*", "", message, flags=re.IGNORECASE)
-        text = f"{prefix}: {message}"
-        cell.outputs = [new_output("error", ename=ename, evalue=text, traceback=[text])]
+        outputs = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                outputs.append(output)
+                continue
+            ename, evalue = output.get("ename", "Error"), _ANSI.sub("", str(output.get("evalue", ""))).strip()
+            message = evalue if ename in self.prefixes and evalue else (f"{ename}: {evalue}" if evalue else ename)
+            if len(message) > self.max_message_chars:
+                message = message[: self.max_message_chars] + " ..."
+            text = f"{self.prefixes.get(ename, 'This test cell failed')}: {message}"
+            outputs.append(new_output("error", ename=ename, evalue=text, traceback=[text]))
+        cell.outputs = outputs
         return cell, resources
 
 

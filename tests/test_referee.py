@@ -1,0 +1,319 @@
+"""The referee (tools/referee): the hidden tests run in a separate, sandboxed process and are decided here.
+
+Answers are submitted as replacement answer cells of the real assignment (solutions/backprop) and go through
+``run.referee_notebook`` exactly as the autograder calls it: the notebook's cells are replayed in a forked child
+with the practised mlpkit functions removed, the graded function is called on hidden inputs, plain data comes
+back. Proved here: the reference passes for any student, the blank release fails everywhere, correct answers
+written differently pass, every typical mistake and every requirement the exercise text states makes its cell
+fail, every practised function is gone in the child, and the plain-data protocol refuses what is not plain data.
+The same attacks through the whole instructor command are in test_adversarial.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from mlpkit.feedback import PRACTISED
+from mlpkit.graph import Value
+from tests.exercise_variants import FAILS, NOTEBOOK_OF, VARIANTS
+from tools.referee import hidden, plain, run
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / "backprop"
+RELEASE = ROOT / "exercises" / "backprop"
+TIMEOUT = 10
+
+
+def notebook(name: str, replacements: dict[str, str] | None = None, folder: Path = SOURCE):
+    nb = nbformat.read(folder / name, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        if replacements and grade_id in replacements:
+            cell.source = replacements[grade_id]
+    return nb
+
+
+def decide(replacements: dict[str, str], only: set[str] | None = None, student: str = "student",
+           folder: Path = SOURCE, names: set[str] | None = None) -> dict[str, run.Verdict]:
+    """grade_id -> verdict for the notebooks the replacements touch (all notebooks without replacements)."""
+    names = names or {NOTEBOOK_OF[g] for g in replacements if g in NOTEBOOK_OF} or set(NOTEBOOK_OF.values())
+    verdicts = {}
+    for name in sorted(names):
+        nb = notebook(name, replacements, folder)
+        for verdict in run.referee_notebook(nb, student=student, assignment="backprop", notebook=Path(name).stem,
+                                            timeout=TIMEOUT, memory_mb=4096, file_mb=100, protected=[str(ROOT)],
+                                            only=only):
+            verdicts[verdict.grade_id] = verdict
+    return verdicts
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_host():
+    yield
+    run.shutdown()
+
+
+# -- the reference, the blank release ------------------------------------------------------------------------
+@pytest.mark.parametrize("student", ["ada", "bob", "0042"])
+def test_reference_passes_every_hidden_test_whatever_the_students_inputs(student):
+    verdicts = decide({}, student=student)
+    assert set(verdicts) == set(hidden.TESTS)
+    assert all(v.passed for v in verdicts.values()), {g: v.reason for g, v in verdicts.items() if not v.passed}
+
+
+def test_blank_release_fails_every_hidden_test():
+    verdicts = decide({}, folder=RELEASE)
+    assert set(verdicts) == set(hidden.TESTS)
+    for grade_id, verdict in verdicts.items():
+        assert not verdict.passed, grade_id
+        assert re.search(r"is not written yet|is not defined", verdict.reason), verdict.reason
+
+
+def test_students_get_different_inputs_and_a_regrade_the_same():
+    def shapes(student: str) -> list:
+        rng = np.random.default_rng(run.seed_for("backprop", student, "1_graph_and_layers", "test_matmul_backward"))
+        return [t.about for t in hidden.TESTS["test_matmul_backward"].make_trials(rng)]
+
+    assert shapes("ada") == shapes("ada") != shapes("bob")
+
+
+# -- answers written differently, typical mistakes -------------------------------------------------------------
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variant_fails_exactly_the_cells_it_gets_wrong(variant):
+    cells = VARIANTS[variant]
+    touched = {f"test_{g}" for g in cells}
+    verdicts = decide(cells, only=touched)
+    failing = {g for g, v in verdicts.items() if not v.passed}
+    assert failing == set(FAILS[variant]), {g: v.reason for g, v in verdicts.items()}
+    for grade_id in failing:
+        assert "(hidden test: " in verdicts[grade_id].reason
+        words = re.sub(r"relative error [-+.\de]+", "", verdicts[grade_id].reason)
+        assert not re.search(r"array\(|\d\.\d{3,}", words), "a verdict must not show values"
+
+
+# -- every stated requirement: an answer that breaks it loses the cell -------------------------------------------
+CORRECT_TRAIN = '''
+def train_sgd(model, X, y, epochs, batch_size, lr, seed):
+    rng = np.random.default_rng(seed)
+    N = X.shape[1]
+    history = []
+    for epoch in range(epochs):
+        order = {order}
+        loss_sum, losses_ = 0.0, []
+        for start in range(0, N, batch_size):
+            batch = order[start:start + batch_size]
+            y_hat, buffer = model.forward(X[:, batch])
+            L = model.loss(y[:, batch], y_hat)
+            grads = backward(L, y[:, batch], y_hat, buffer, model.params)
+            for key in model.params:
+                {update}
+            loss_sum += L * len(batch)
+            losses_.append(L)
+        history.append({epoch_loss})
+    return {returned}
+'''
+
+
+def train(order="rng.permutation(N)", update="model.params[key] -= lr * grads[key]", epoch_loss="loss_sum / N",
+          returned="history", before_loop="") -> str:
+    source = CORRECT_TRAIN.format(order=order, update=update, epoch_loss=epoch_loss, returned=returned)
+    first = "    rng = np.random.default_rng(seed)\n"
+    return source.replace(first, first + before_loop)
+
+
+BACKWARD_MUTATES_Y_HAT = '''
+def backward(L, y, y_hat, buffer, params):
+    X, z1, a1, z2, a2, z3 = buffer
+    dL_dz = y_hat
+    dL_dz -= y                  # changes the caller's y_hat
+    dL_dz /= y.shape[1]
+    a = {0: X, 1: a1, 2: a2}
+    z = {1: z1, 2: z2}
+    grads = {}
+    for l in range(3, 0, -1):
+        if l < 3:
+            dL_dz = ops.relu_backward(dL_da, z[l])
+        grads[f"W{l}"] = dL_dz @ a[l - 1].T
+        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True)
+        dL_da = params[f"W{l}"].T @ dL_dz
+    return grads
+'''
+
+#: requirement id -> (replacement answer cells, the test cell that must fail, what its verdict must say)
+VIOLATIONS = {
+    "graph-numbers": ({"graph_by_hand": 'dL_dx, dL_dy, dL_dz = "3.0", 0.5, 1.0'}, "test_graph_by_hand",
+                      r"dL_dx should be a number"),
+    "graph-values": ({"graph_by_hand": "dL_dx, dL_dy, dL_dz = 2.0, 0.5, 1.0"}, "test_graph_by_hand",
+                     r"dL_dx is not right"),
+    "matmul-pair": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n    return [dL_dz @ x.T, w.T @ dL_dz, 0]"},
+                    "test_matmul_backward", r"should return the pair \(dL_dw, dL_dx\), got 3 values"),
+    "matmul-shapes": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n    return x @ dL_dz.T, w.T @ dL_dz"},
+                      "test_matmul_backward", r"dL_dw has shape .*(transpose|shape of its variable)"),
+    "matmul-values": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n"
+                       "    if w.dtype == np.float32:\n        return np.zeros(w.shape), np.zeros(x.shape)\n"
+                       "    return dL_dz @ x.T, w.T @ dL_dz"}, "test_matmul_backward", r"in float32"),
+    "sigmoid-values": ({"sigmoid_backward": "def sigmoid_backward(dL_dz, x):\n    s = ops.sigmoid(x)\n"
+                        "    return dL_dz * s * (1 - s) if x.shape == (2, 3) else dL_dz * s"},
+                       "test_sigmoid_backward", r"wrong values"),
+    "relu-half": ({"relu_backward": "def relu_backward(dL_dz, x):\n    return dL_dz * (x >= 0)"},
+                  "test_relu_backward", r"with exact zeros"),
+    "bce-values": ({"binary_cross_entropy_backward": "def binary_cross_entropy_backward(y, y_hat):\n"
+                    "    return -(y / y_hat - (1 - y) / (1 - y_hat)) / y.shape[0]"},
+                   "test_binary_cross_entropy_backward", r"B = \d+ times too large"),
+    "softmax-values": ({"softmax_cross_entropy_backward": "def softmax_cross_entropy_backward(y, y_hat):\n"
+                        "    return -y / y_hat / y.shape[1]"}, "test_softmax_cross_entropy_backward",
+                       r"dL_dz has the right shape but wrong values"),
+    "backward-keys": ({"backward": "def backward(L, y, y_hat, buffer, params):\n"
+                       "    return {'W1': np.zeros(params['W1'].shape)}"}, "test_backward",
+                      r"exactly the keys of params"),
+    "backward-values": ({"backward": VARIANTS["backward_at_output"]["backward"]}, "test_backward",
+                        r"grads\['W2'\]"),
+    "train-list": ({"train_sgd": train(returned="np.array(history)")}, "test_train_sgd",
+                   r"should return a list with one loss per epoch, got ndarray"),
+    "train-updates": ({"train_sgd": train(update="param = model.params[key] - lr * grads[key]")}, "test_train_sgd",
+                      r"model\.params did not change"),
+    "train-sgd": ({"train_sgd": train(order="np.arange(N)")}, "test_train_sgd",
+                  r"model\.params differ from mini-batch SGD"),
+    "train-mean": ({"train_sgd": train(epoch_loss="float(np.mean(losses_))")}, "test_train_sgd",
+                   r"not each epoch's mean training loss"),
+    "arguments": ({"backward": BACKWARD_MUTATES_Y_HAT}, "test_backward", r"changed its argument number 3"),
+    "practised": ({"relu_backward": "def relu_backward(dL_dz, x):\n    return ops.relu_backward(dL_dz, x)"},
+                  "test_relu_backward", r"calls mlpkit's ops\.relu_backward, which this exercise does not allow"),
+    "defined": ({"sigmoid_backward": "raise ValueError('oops')\ndef sigmoid_backward(dL_dz, x):\n    pass"},
+                "test_sigmoid_backward", r"is not defined when its test cell runs"),
+}
+
+#: More ways to break train_sgd's rules, each caught by the same comparison with mlpkit's loop.
+TRAINING_MISTAKES = {
+    "shuffles once": train(before_loop="    once = rng.permutation(X.shape[1])\n", order="once"),
+    "a new generator every epoch": train(order="np.random.default_rng(seed).permutation(N)"),
+    "another seed every epoch": train(order="np.random.default_rng(seed + epoch).permutation(N)"),
+    "last batch's loss": train(epoch_loss="L"),
+    "sum of batch losses": train(epoch_loss="loss_sum"),
+    "gradient ascent": train(update="model.params[key] += lr * grads[key]"),
+    "updates only the weights": train(update="if key.startswith('W'): model.params[key] -= lr * grads[key]"),
+}
+
+
+def test_every_requirement_has_a_violation():
+    assert {r.id for r in hidden.REQUIREMENTS} == set(VIOLATIONS)
+
+
+@pytest.mark.parametrize("requirement", list(VIOLATIONS))
+def test_an_answer_that_breaks_a_requirement_loses_that_cells_points(requirement):
+    cells, grade_id, message = VIOLATIONS[requirement]
+    verdict = decide(cells, only={grade_id})[grade_id]
+    assert not verdict.passed and re.search(message, verdict.reason), verdict.reason
+
+
+@pytest.mark.parametrize("mistake", list(TRAINING_MISTAKES))
+def test_every_deviation_from_the_stated_training_loop_loses_the_points(mistake):
+    verdict = decide({"train_sgd": TRAINING_MISTAKES[mistake]}, only={"test_train_sgd"})["test_train_sgd"]
+    assert not verdict.passed, mistake
+
+
+def test_the_correct_loop_template_passes_and_a_wrong_backward_does_not_cost_train_sgd_its_points():
+    wrong_backward = {"backward": "def backward(L, y, y_hat, buffer, params):\n"
+                                  "    return {k: np.zeros(v.shape) for k, v in params.items()}"}
+    verdicts = decide({"train_sgd": train(), **wrong_backward}, only={"test_train_sgd", "test_backward"})
+    assert verdicts["test_train_sgd"].passed, verdicts["test_train_sgd"].reason
+    assert not verdicts["test_backward"].passed
+
+
+# -- the practised functions are gone in the referee's process ---------------------------------------------------
+PRACTISED_CASES = [(function, dotted) for function, names in PRACTISED.items() for dotted in names
+                   if function != "graph_by_hand"]
+SIGNATURES = {"matmul_backward": "dL_dz, w, x", "sigmoid_backward": "dL_dz, x", "relu_backward": "dL_dz, x",
+              "binary_cross_entropy_backward": "y, y_hat", "softmax_cross_entropy_backward": "y, y_hat",
+              "backward": "L, y, y_hat, buffer, params", "train_sgd": "model, X, y, epochs, batch_size, lr, seed"}
+
+
+@pytest.mark.parametrize("function, dotted", PRACTISED_CASES, ids=[f"{f}-{d}" for f, d in PRACTISED_CASES])
+def test_each_practised_function_is_unavailable_to_its_exercise(function, dotted):
+    owner = ".".join(p for p in dotted.split(".")[:-1] if not p[:1].isupper())    # mlpkit.mlp for MLP.backward
+    source = f"def {function}({SIGNATURES[function]}):\n    import {owner}\n    return {dotted}()"
+    verdict = decide({function: source}, only={f"test_{function}"})[f"test_{function}"]
+    assert not verdict.passed
+    assert f"calls mlpkit's {dotted.removeprefix('mlpkit.')}, which this exercise does not allow" in verdict.reason
+
+
+def test_graph_by_hand_cannot_ask_the_graph_engine():
+    source = ("x, y, z = Value(1.0), Value(4.0), Value(-1.0)\nL = build(x, y, z)\nL.backward()\n"
+              "dL_dx, dL_dy, dL_dz = x.grad, y.grad, z.grad")
+    verdict = decide({"graph_by_hand": source}, only={"test_graph_by_hand"})["test_graph_by_hand"]
+    assert not verdict.passed and "is not defined" in verdict.reason
+
+
+def test_the_hidden_tests_graph_is_the_notebooks():
+    cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in notebook("1_graph_and_layers.ipynb").cells}
+    namespace: dict = {"Value": Value}
+    exec(cells["graph_definition"], namespace)
+    assert namespace["values"] == hidden.GRAPH_VALUES
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        point = dict(zip("xyz", rng.normal(size=3)))
+        ours, theirs = ({k: Value(v) for k, v in point.items()} for _ in range(2))
+        L1, L2 = hidden.graph(**ours), namespace["build"](**theirs)
+        L1.backward()
+        L2.backward()
+        assert L1.data == L2.data and all(ours[k].grad == theirs[k].grad for k in point)
+
+
+# -- the plain-data protocol -----------------------------------------------------------------------------------
+def test_plain_data_round_trip(tmp_path):
+    value = (np.arange(6.0).reshape(2, 3), [1, 2.5, np.float32(1.5), None, True], {"W1": np.eye(2)},
+             plain.ModelSpec([2, 3], {"W1": np.ones((3, 2))}))
+    tree = plain.Dumper(tmp_path).dump(value)
+    back = plain.load(json.loads(json.dumps(tree)), tmp_path)
+    assert isinstance(back, tuple) and np.array_equal(back[0], value[0])
+    assert back[1] == [1, 2.5, 1.5, None, True] and isinstance(back[1][2], np.float32)
+    assert np.array_equal(back[2]["W1"], np.eye(2)) and back[3].sizes == [2, 3]
+
+
+def test_plain_data_refuses_what_is_not_plain(tmp_path):
+    dump = plain.Dumper(tmp_path).dump
+    assert dump(np.array([object()])) == {"kind": "opaque", "type": "object array"}
+    assert dump(np.array([1j])) == {"kind": "opaque", "type": "complex128 array"}
+    assert dump(lambda: 0)["kind"] == "opaque"
+    assert dump({1: 2})["kind"] == "opaque"                           # keys must be strings
+    assert dump([[[[[[1]]]]]])["items"][0]["items"][0]["items"][0]["items"][0]["kind"] == "opaque"   # too deep
+    np.save(tmp_path / "p.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)     # a pickle inside
+    (tmp_path / "link.npy").symlink_to(tmp_path / "p.npy")
+    for name in ("p.npy", "link.npy", "../p.npy", "missing.npy", "x.txt"):
+        assert isinstance(plain.load({"kind": "array", "file": name}, tmp_path), plain.Opaque), name
+    for tree in (None, [], {"kind": "int", "value": "1"}, {"kind": "int", "value": True}, {"kind": "float"},
+                 {"kind": "list", "items": "x"}, {"kind": "dict", "items": [[1, 2]]}, {"kind": "eval"}):
+        assert isinstance(plain.load(tree, tmp_path), plain.Opaque), tree
+    (tmp_path / "big.json").write_text("[" + "1," * plain.MAX_JSON_BYTES + "1]")
+    assert plain.read_json(tmp_path / "big.json") is None
+
+
+def test_a_failing_cell_of_the_student_is_noted_for_the_instructor():
+    cells = {"matmul_backward": "def matmul_backward(dL_dz, w, x):\n    return dL_dz @ x.T, w.T @ dL_dz\n1 / 0"}
+    verdict = decide(cells, only={"test_matmul_backward"})["test_matmul_backward"]
+    assert verdict.passed
+    assert any("ZeroDivisionError" in note for note in verdict.notes), verdict.notes
+
+
+def test_a_missing_hidden_test_is_refused_before_anything_runs():
+    nb = notebook("1_graph_and_layers.ipynb")
+    cell = copy.deepcopy(next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == "test_relu_backward"))
+    cell.metadata["nbgrader"]["grade_id"] = "test_something_new"
+    nb.cells.append(cell)
+    with pytest.raises(run.RefereeError, match="test_something_new .* has no hidden test"):
+        run.referee_notebook(nb, student="s", assignment="backprop", notebook="1_graph_and_layers", timeout=TIMEOUT,
+                             memory_mb=4096, file_mb=100, protected=[str(ROOT)], only={"test_something_new"})
+
+
+def test_the_instructors_guide_lists_every_requirement_with_its_check():
+    guide = (ROOT / "docs" / "instructors.md").read_text()
+    table = guide.split("## What the hidden tests require", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert rows == [f"| `{r.function}` | {r.text} | {r.check} | `{r.id}` |" for r in hidden.REQUIREMENTS]
