@@ -4,7 +4,8 @@
   nbgrader's instructor tools off) and the README's Binder badge.
 - What repo2docker would build from them (`repo2docker --no-build --debug` prints the Dockerfile; no Docker).
 - A rehearsal in a real browser: a virtual environment built as Binder builds it (the Jupyter versions of
-  repo2docker's base environment, then binder/'s files), JupyterLab started from it on a copy of the repository,
+  repo2docker's base environment, then binder/'s files), JupyterLab started from it on a freshly published student
+  edition (what Binder serves: no answers, no grader),
   headless Chromium (Playwright) opens the index, every lecture and an exercise, runs every cell and checks what
   a student sees; the server and its kernels must stay under Binder's 2 GB. Screenshots, logs and a summary go to
   test-artifacts/browser/. It needs /usr/bin/chromium (apt-get install chromium) and takes a few minutes; without
@@ -31,7 +32,6 @@ from tests.browser.binder_env import (
     BINDER_PYTHON,
     build_binder_env,
     clean_env,
-    copy_worktree,
     escapism,
     find_python,
     repo2docker_base_pins,
@@ -137,8 +137,12 @@ def test_ci_installs_chromium_and_never_skips_the_rehearsal():
 
 @pytest.fixture(scope="module")
 def clean_copy(tmp_path_factory) -> Path:
-    """The repository as a push would publish it: tracked and untracked-but-not-ignored files."""
-    return copy_worktree(ROOT, tmp_path_factory.mktemp("binder") / "repo")
+    """What Binder serves: a freshly published student edition (python -m tools.grading publish)."""
+    from tools.publish import publish
+
+    dest = tmp_path_factory.mktemp("binder") / "edition"
+    publish(ROOT, dest, github="someone/backprop-course")
+    return dest
 
 
 def test_repo2docker_builds_python_311_from_the_binder_files(clean_copy, tmp_path):
@@ -181,12 +185,17 @@ def _require_browser() -> None:
 
 @pytest.fixture(scope="module")
 def binder_env():
-    """A copy of the repository and a venv built from its binder/ files as Binder does (deleted afterwards)."""
+    """A fresh student edition (what Binder serves) and a venv built from its binder/ files as Binder does
+    (deleted afterwards)."""
+    from tools.publish import publish
+
     _require_browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="binder-rehearsal-"))
     try:
-        repo = copy_worktree(ROOT, work / "repo")
+        repo = work / "repo"
+        publish(ROOT, repo, github="someone/backprop-course")
+        assert not (repo / "solutions").exists() and not (repo / "tools").exists()
         assert (repo / EXERCISE).exists(), f"{EXERCISE} is missing: generate the student version (nbgrader)"
         venv = work / "venv"
         python = find_python()

@@ -1,8 +1,8 @@
 """What Binder builds, rehearsed without Docker.
 
-- `copy_worktree`: the files a push would publish (tracked plus untracked-but-not-ignored files of the working
-  tree, as they are on disk now), copied into a fresh folder, so nothing runs on or writes into the real checkout.
-- `repo2docker_dockerfile`: `repo2docker --no-build --debug` on that copy prints the Dockerfile Binder would build.
+- The repository Binder serves is the student edition (`tools.publish.publish` writes it into a fresh folder), so
+  nothing runs on or writes into the real checkout.
+- `repo2docker_dockerfile`: `repo2docker --no-build --debug` on it prints the Dockerfile Binder would build.
 - `build_binder_env`: the environment made from `binder/`, the way repo2docker does it: a fresh Python 3.11
   environment, optionally the Jupyter versions of repo2docker's base environment (`repo2docker_base_pins`),
   `pip install -r binder/requirements.txt` run from the repository root, then `./binder/postBuild` with the
@@ -38,23 +38,6 @@ def clean_env(venv: Path | None = None, **overrides: str) -> dict[str, str]:
     env["PATH"] = os.pathsep.join(path)
     env.update(overrides)
     return env
-
-
-def worktree_files(repo: Path) -> list[str]:
-    """Tracked and untracked-but-not-ignored files of the working tree that exist on disk."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo,
-                            check=True, capture_output=True).stdout.decode().split("\0")
-    return sorted(name for name in listed if name and (repo / name).is_file())
-
-
-def copy_worktree(repo: Path, dest: Path) -> Path:
-    """Copy the publishable files of `repo` (see worktree_files) into the new folder `dest`, modes preserved."""
-    dest.mkdir(parents=True)
-    for name in worktree_files(repo):
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repo / name, target)
-    return dest
 
 
 def repo2docker_dockerfile(repo: Path, cwd: Path, timeout: float = 120) -> tuple[str, str]:
