@@ -239,8 +239,7 @@ CAUGHT_IN_THE_KERNEL = {"a22_hide_the_errors_of_the_kernel"}
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("course"), timeout=TIMEOUT)
-    inbox = course.root.parent / "inbox"
-    inbox.mkdir()
+    inbox = tmp_path_factory.mktemp("inbox")
     write_folder(inbox, "reference", submission(course, {}))
     write_folder(inbox, "blank", blank(course))
     for student, (answer, source) in ATTEMPTS.items():

@@ -267,12 +267,12 @@ def notebook_of(course: grading.Course) -> dict[str, str]:
 def referee_lines(course: grading.Course) -> set[str]:
     """Telling lines of the hidden tests' code (tools/referee) that the student version does not show: none may
     appear in a student's feedback."""
-    public = {line.strip() for nb in blank(course).values() for cell in nb.cells for line in cell.source.splitlines()}
+    public = "\n".join(cell.source for nb in blank(course).values() for cell in nb.cells)
     lines = set()
     for path in (ROOT / "tools" / "referee").glob("*.py"):
         lines |= {line.strip() for line in path.read_text().splitlines()
                   if len(line.strip()) > 30 and not line.strip().startswith(("#", '"', "'", "def ", "class "))}
-    return lines - public
+    return {line for line in lines if line not in public}
 
 
 def html_text(path: Path) -> str:
@@ -293,8 +293,7 @@ def digest(path: Path) -> str:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("course"))
-    inbox = course.root.parent / "inbox"
-    inbox.mkdir()
+    inbox = tmp_path_factory.mktemp("inbox")
     layouts = [write_folder, write_zip, write_flat]
     for number, (student, (replacements, _)) in enumerate(VARIANTS.items()):
         layouts[number % 3](inbox, student, submission(course, replacements))
@@ -455,13 +454,15 @@ def test_feedback_shows_verdicts_in_one_line_and_no_hidden_test_code(graded):
         text = html_text(page)
         leaked = [line for line in secret if line in text]
         assert not leaked, f"{page.relative_to(course.root)} shows hidden test code: {leaked[:3]}"
-        assert "HIDDEN TESTS" not in text and "Traceback (most recent call last)" not in text
+        assert "HIDDEN TESTS" not in text
     relu_page = f"{notebook_of(course)['test_relu_backward']}.html"
     hidden_failure = html_text(course.feedback / "s15_fails_only_hidden" / ASSIGNMENT / relu_page)
     assert re.search(r"A hidden test failed: dL_dx has the right shape but wrong values .*\(hidden test: an input "
                      r"of shape \(\d, \d\) with exact zeros\)", hidden_failure), hidden_failure[-2000:]
     visible_failure = html_text(course.feedback / "s03_typical_mistake" / ASSIGNMENT / relu_page)
-    assert "A test failed: dL_dx is 0 where x == 0" in visible_failure
+    assert "A test failed: dL_dx: is 0 where x == 0" in visible_failure
+    for text in (hidden_failure, visible_failure):      # (an answer cell's own error keeps its traceback)
+        assert "Traceback (most recent call last)" not in text
 
 
 def test_a_warning_on_stderr_costs_no_points(graded):
@@ -487,6 +488,27 @@ def test_validate_passes_the_reference_and_fails_the_blank_release(graded, tmp_p
         failed = validator.validate(str(course.release_dir / ASSIGNMENT / f"{name}.ipynb")).get("failed", [])
         graded_cells = [c for c in blank(course)[name].cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
         assert len(failed) == len(graded_cells) > 0
+
+
+def test_validate_tells_the_truth_about_practised_functions_and_warnings(graded, tmp_path):
+    """What the grader refuses, Validate refuses with the clear message; what costs no points there (a warning)
+    passes Validate too."""
+    from nbgrader.validator import Validator
+
+    course = graded["course"]
+    name = notebook_of(course)["test_relu_backward"]
+    validator = Validator(config=course.config)
+    for source, verdict in [("def relu_backward(dL_dz, x):\n    return ops.relu_backward(dL_dz, x)", "fails"),
+                            (RELU_WARNS, "passes")]:
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(submission(course, {"relu_backward": source})[name], path)
+        result = validator.validate(str(path))
+        if verdict == "passes":
+            assert result == {}, result
+        else:
+            failed = result.get("failed", [])
+            message = re.sub(r"\x1b\[[0-9;]*m", "", failed[0]["raw_error"]) if len(failed) == 1 else ""
+            assert "you may not call mlpkit's relu_backward" in message, result
 
 
 def test_every_released_test_cell_keeps_a_visible_check(graded):

@@ -22,6 +22,8 @@ A notebook is recognised by its name; copies such as "1_graph_and_layers (1).ipy
 (other files, notebooks of other names, files that are not JSON notebooks) is reported per
 student and left out; nothing stops the batch.
 
+Autograding runs each notebook in a sandboxed kernel (the visible checks) and then lets the referee
+(tools/referee) decide the hidden tests in a separate process; docs/instructors.md explains both.
 Uses nbgrader's Python API (NbGraderAPI, Gradebook): one nbgrader CLI call costs ~3 s of
 start-up, which a class of 50 students would pay 100 times.
 """

@@ -28,6 +28,10 @@ ctypes, walking the garbage collector (to reach this hook); and every network
 call. Paths are resolved (symlinks, "..") with functions captured at start-up, so
 monkeypatching ``os.path`` later does not fool it.
 
+The referee's process (tools/referee/child.py) installs the same hook through ``_make_hook``, stricter:
+reads only inside the Python installation and its task folder, never mlpkit's source, and no third-party
+imports beyond those loaded before the hook.
+
 This is a guard rail inside the student's own Python process, not a container:
 code that reaches native code another way (a C extension, a bug in CPython) or
 races the checks can get around it. See docs/instructors.md.

@@ -136,7 +136,8 @@ def remove_practised(names: list[str]) -> None:
     originals = [(dotted, getattr(_resolve(dotted)[2], "__func__", _resolve(dotted)[2])) for dotted in names]
     references = _replace_everywhere(originals)
     originals.clear()
-    gc.collect()
+    if any(reference() is not None for _, reference in references):
+        gc.collect()                                 # only if a cycle holds one (50 ms in a fresh child)
     alive = [dotted for dotted, reference in references if reference() is not None]
     if alive:
         raise SetupError(f"still reachable after removal: {', '.join(alive)} (add the place that refers to them "
@@ -329,6 +330,8 @@ def run_task(folder: Path, deadline: float) -> dict:
 
 
 def main() -> None:
+    gc.collect()
+    gc.freeze()             # what the host imported is never collected in a child (no copy-on-write of it either)
     sys.stdout.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:
