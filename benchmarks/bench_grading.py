@@ -1,9 +1,8 @@
 """Time to grade one submission and a class of 50 with tools/grading.py (target: 50 in under 5 minutes).
 
 A temporary course gets the repository's nbgrader_config.py and the assignment (solutions/backprop); the
-class is made
-of copies of the reference answers plus a few variants (loops instead of NumPy, a typical mistake, an
-answer that passes only the visible tests, a kernel that dies). Grading runs as `python -m tools.grading
+class is made of copies of the reference answers plus a few variants (loops instead of NumPy, a typical
+mistake, an answer that passes only the hidden tests' random shapes wrongly, a kernel that dies). Grading runs as `python -m tools.grading
 all INBOX` would: collect, autograde one by one, feedback, grades.csv. Execute.timeout is the one in
 nbgrader_config.py.
 
