@@ -2,9 +2,9 @@
 
 A temporary course gets the repository's nbgrader_config.py and the assignment (solutions/backprop); the
 class is made of copies of the reference answers plus a few variants (loops instead of NumPy, a typical
-mistake, an answer that passes only the hidden tests' random shapes wrongly, a kernel that dies). Grading runs as `python -m tools.grading
-all INBOX` would: collect, autograde one by one, feedback, grades.csv. Execute.timeout is the one in
-nbgrader_config.py.
+mistake, an answer right only on the visible example, a kernel that dies). Grading runs as
+`python -m tools.grading all INBOX` would: collect, autograde one by one, feedback, grades.csv.
+Execute.timeout is the one in nbgrader_config.py.
 
     python benchmarks/bench_grading.py                  # 1 submission, then 50
     python benchmarks/bench_grading.py --students 20 --keep /tmp/bench-course
