@@ -26,6 +26,7 @@ import pytest
 from traitlets.config import Config
 
 from tools import grading
+from tools.grade import scores
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "backprop"
@@ -409,7 +410,7 @@ def test_an_attacker_cannot_touch_the_gradebook_or_other_students(graded):
     assert not (course.root / "PWNED.txt").exists() and not Path("/tmp/course-grading-pwned.txt").exists()
     assert digest(graded["reference_file"]) == graded["reference_digest_before"]
     for student, (_, failing) in VARIANTS.items():
-        assert grading._scores(course, ASSIGNMENT, student)[0] == expected_score(course, failing), student
+        assert scores(course, ASSIGNMENT, student)[0] == expected_score(course, failing), student
     first = course.notebooks(ASSIGNMENT)[0]
     outputs = json.dumps([c.get("outputs", []) for c in nbformat.read(
         course.autograded / "s12_attacker" / ASSIGNMENT / f"{first}.ipynb", as_version=4).cells])

@@ -2,8 +2,9 @@
 
     python -m tools.grading release              # solutions/ -> exercises/ (student version) + gradebook
     python -m tools.grading collect INBOX        # student files -> submitted/<student>/<assignment>/
-    python -m tools.grading grade                # autograde everyone, feedback, grades.csv, summary
-    python -m tools.grading all INBOX            # collect + grade
+    python -m tools.grading grade [--jobs N]     # autograde everyone in parallel, feedback, grades.csv, cells.csv
+    python -m tools.grading grade --student ID   # regrade some students; the others' grades stay as they are
+    python -m tools.grading all INBOX [--jobs N] # collect + grade
     python -m tools.grading validate             # reference passes / blank fails, visible tests only
     python -m tools.grading publish DEST         # the student edition (no answers, no grader) into DEST
 
@@ -33,18 +34,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import csv
-import hashlib
 import io
 import json
 import logging
 import os
 import re
 import shutil
-import sqlite3
 import sys
 import tempfile
-import time
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -57,14 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ASSIGNMENT = "backprop"
 MAX_NOTEBOOK_BYTES = 20 * 2**20          # a notebook larger than this is not collected (outputs full of images...)
 MAX_ZIP_BYTES = 200 * 2**20              # total uncompressed size read from one student's zip
-KEEP_BACKUPS = 20
 IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX", ".DS_Store", "Thumbs.db", "__pycache__"}
 COPY_SUFFIX = re.compile(r"(?: \(\d+\)|-Copy\d+|-\d+|_\d+)$")
-#: Answer code that deserves a look: it can reach the tests, the grader or the machine.
-SUSPICIOUS = re.compile(r"mlpkit\.feedback|from\s+mlpkit\s+import\s+feedback|showtraceback|sys\.modules|__builtins__|"
-                        r"\bbuiltins\b|__code__|\bctypes\b|\bgc\.|\binspect\.|\bimportlib\b|\bsubprocess\b|"
-                        r"os\.system|\bsocket\b|\burllib\b|\brequests\b|sys\.exit|os\._exit|os\.kill|\bsignal\b")
-SANDBOX_MESSAGE = re.compile(r"course grading sandbox: ([^:\n]+) is not allowed while grading")
 
 
 
@@ -87,9 +78,11 @@ class Course:
             os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
         config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
         config.CourseDirectory.root = str(self.root)
-        config.merge(overrides or Config())
+        self.overrides = overrides or Config()
+        config.merge(self.overrides)
         self.config = config
         self._api = None
+        self._database: Path | None = None
 
     @property
     def api(self):
@@ -138,7 +131,14 @@ class Course:
 
     @property
     def gradebook_path(self) -> Path:
-        return self.root / "gradebook.db"
+        return self._database or self.root / "gradebook.db"
+
+    @contextlib.contextmanager
+    def database(self, path: Path):
+        """Use another gradebook file for a while (a worker grades each student against a private one)."""
+        url = f"sqlite:///{path}"
+        with _temporary(self, _database=Path(path)), _temporary(self.api.coursedir, db_url=url):
+            yield
 
     @property
     def work(self) -> Path:
@@ -466,232 +466,21 @@ def load_report(course: Course, assignment: str) -> dict:
 # grade
 # ---------------------------------------------------------------------------------------------------------------
 
-@dataclass
-class Row:
-    student: str
-    assignment: str
-    score: float
-    max_score: float
-    problems: list = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def backup_gradebook(course: Course, directory: Path | None = None) -> Path | None:
-    """A consistent copy of gradebook.db (sqlite backup API); keeps the newest KEEP_BACKUPS."""
-    if not course.gradebook_path.exists():
-        return None
-    directory = directory or course.work / "backups"
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"gradebook-{datetime.now():%Y%m%d-%H%M%S-%f}.db"
-    _sqlite_copy(course.gradebook_path, target)
-    for old in sorted(directory.glob("gradebook-*.db"))[:-KEEP_BACKUPS]:
-        old.unlink()
-    return target
-
-
-def _sqlite_copy(source: Path, target: Path) -> None:
-    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-
-
-def _fingerprint(course: Course, exclude: str) -> str | None:
-    """A hash of every grade and comment of the other students; None if the gradebook is unreadable."""
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{course.gradebook_path}?mode=ro", uri=True)) as db:
-            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                return None
-            rows = []
-            for table, values in (("grade", "g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade"),
-                                  ("comment", "g.auto_comment, g.manual_comment")):
-                rows += db.execute(
-                    f"SELECT sa.student_id, a.name, nb.name, c.name, {values} FROM {table} g "
-                    "JOIN base_cell c ON g.cell_id = c.id JOIN submitted_notebook sn ON g.notebook_id = sn.id "
-                    "JOIN notebook nb ON sn.notebook_id = nb.id "
-                    "JOIN submitted_assignment sa ON sn.assignment_id = sa.id "
-                    "JOIN assignment a ON sa.assignment_id = a.id WHERE sa.student_id != ? ORDER BY 1, 2, 3, 4",
-                    (exclude,)).fetchall()
-    except sqlite3.Error:
-        return None
-    return hashlib.sha256(repr(rows).encode()).hexdigest()
-
-
-def _scores(course: Course, assignment: str, student: str) -> tuple[float, float]:
-    from nbgrader.api import MissingEntry
-
-    with course.gradebook() as gb:
-        max_score = gb.find_assignment(assignment).max_score
-        try:
-            return gb.find_submission(assignment, student).score, max_score
-        except MissingEntry:
-            return 0.0, max_score
-
-
-def _zero(course: Course, assignment: str, student: str) -> None:
-    """Record the submission in the gradebook with every grade 0 (it could not be graded)."""
-    with course.gradebook() as gb:
-        gb.update_or_create_student(student)
-        submission = gb.update_or_create_submission(assignment, student)
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                grade.auto_score = 0
-                grade.needs_manual_grade = False
-        gb.db.commit()
-
-
-def _notebook_findings(path: Path) -> list[str]:
-    """What the instructor should know about an autograded notebook: timeouts, dead kernels, sandbox refusals."""
-    findings = []
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {nb.cells.index(cell) + 1}"
-        for out in cell.get("outputs", []):
-            text = json.dumps(out)
-            if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
-                findings.append(f"{path.stem}/{name}: time limit exceeded")
-            elif out.get("output_type") == "error" and out.get("ename") == "DeadKernelError":
-                findings.append(f"{path.stem}/{name}: the kernel died")
-            for refused in sorted(set(SANDBOX_MESSAGE.findall(text))):
-                findings.append(f"{path.stem}/{name}: sandbox refused {refused}")
-            if "output truncated" in text and "[grader:" in text:
-                findings.append(f"{path.stem}/{name}: output truncated")
-        referee = cell.get("metadata", {}).get("referee") or {}
-        findings += [f"{path.stem}/{name}: {note}" for note in referee.get("notes", [])]
-        reason = referee.get("reason") or ""
-        if "which this exercise does not allow" in reason or "stopped by the grading sandbox" in reason:
-            findings.append(f"{path.stem}/{name}: {reason}")
-        if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            hits = sorted(set(m.group(0) for m in SUSPICIOUS.finditer(cell.source)))
-            if hits:
-                findings.append(f"{path.stem}/{name}: review the answer (uses {', '.join(hits)})")
-    return list(dict.fromkeys(findings))
-
-
-def _log_findings(log_text: str) -> list[str]:
-    # (nbgrader also logs "checksum ... has changed" for every test cell with hidden tests: not a finding;
-    # edited locked cells are reported by collect, which compares them with the student version.)
-    found = [f"graded cell {m} was missing; put back by nbgrader"
-             for m in re.findall(r"Missing grade cell (\S+) encountered", log_text)]
-    return list(dict.fromkeys(found))
-
-
 def grade(course: Course, assignment: str = DEFAULT_ASSIGNMENT, students: list[str] | None = None,
-          feedback: bool = True, echo=print) -> list[Row]:
-    """Autograde every collected student one by one, generate feedback, write grades.csv; return the rows."""
-    everyone = sorted(p.parent.name for p in course.submitted.glob(f"*/{assignment}") if p.is_dir())
-    todo = [s for s in everyone if students is None or s in students]
-    if students:
-        missing = sorted(set(students) - set(everyone))
-        if missing:
-            raise SystemExit(f"not collected: {', '.join(missing)}")
-    if not todo:
-        raise SystemExit(f"nobody to grade: {course.submitted.relative_to(course.root)}/*/{assignment} is empty "
-                         "(run collect first)")
-    check_assignment(course, assignment)
-    _ensure_in_gradebook(course, assignment)
-    backup = backup_gradebook(course)
-    echo(f"gradebook backed up to {backup.relative_to(course.root)}" if backup else "no gradebook to back up")
-    collect_notes = load_report(course, assignment)["students"]
-    logfile = course.work / assignment / "grade.log"
-    logfile.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="course-grading-") as scratch, open(logfile, "a") as logf:
-        logf.write(f"\n===== grading {assignment} at {datetime.now():%Y-%m-%d %H:%M:%S} =====\n")
-        try:
-            for number, student in enumerate(todo, 1):
-                start = time.perf_counter()
-                row = _grade_one(course, assignment, student, Path(scratch), logf, feedback)
-                row.problems = list(collect_notes.get(student, {}).get("problems", [])) + row.problems
-                row.seconds = time.perf_counter() - start
-                rows.append(row)
-                echo(f"[{number}/{len(todo)}] {student}: {row.score:g}/{row.max_score:g} ({row.seconds:.1f} s)"
-                     + (f"  {len(row.problems)} problem(s)" if row.problems else ""))
-        finally:
-            shutdown_spare_kernel()
-    graded = {r.student for r in rows}
-    others = [Row(s, assignment, *_scores(course, assignment, s), ["(not re-graded this run)"])
-              for s in everyone if s not in graded]
-    write_csv(course, sorted(rows + others, key=lambda r: r.student), assignment)
-    echo("")
-    echo(summary_table(sorted(rows, key=lambda r: r.student)))
-    echo(f"\ngrades: {course.grades_csv}\nfeedback: {course.feedback}/<student>/{assignment}/*.html"
-         f"\nlog: {logfile}")
-    return rows
+          feedback: bool = True, echo=print, jobs: int | None = None, quiet: bool = False,
+          student_seconds: float | None = None):
+    """Grade the collected students in parallel (tools/grade.py); return their rows."""
+    from tools import grade as grading_run
 
-
-def _grade_one(course: Course, assignment: str, student: str, scratch: Path, logf, feedback: bool) -> Row:
-    problems = []
-    snapshot = scratch / "before-this-student.db"
-    if course.gradebook_path.exists():
-        _sqlite_copy(course.gradebook_path, snapshot)
-    before = _fingerprint(course, student)
-    notebooks = sorted((course.submitted / student / assignment).glob("*.ipynb"))
-    try:
-        if not notebooks:
-            _zero(course, assignment, student)
-            problems.append("nothing gradable was submitted (scored 0)")
-        else:
-            result = course.api.autograde(assignment, student, force=True, create=True)
-            logf.write(f"--- autograde {student}\n{result.get('log', '')}{result.get('error', '')}\n")
-            problems += _log_findings(result.get("log", ""))
-            if not result.get("success"):
-                _zero(course, assignment, student)
-                reason = (result.get("error") or "").strip().splitlines()[-1:] or ["unknown error"]
-                problems.append(f"could not be graded (scored 0): {reason[0][:200]}; see the grading log")
-            else:
-                for path in sorted((course.autograded / student / assignment).glob("*.ipynb")):
-                    problems += _notebook_findings(path)
-                if feedback:
-                    result = course.api.generate_feedback(assignment, student, force=True)
-                    logf.write(f"--- feedback {student}\n{result.get('log', '')}{result.get('error', '')}\n")
-                    if not result.get("success"):
-                        problems.append("feedback could not be generated; see the grading log")
-    except Exception as error:  # one student's failure must not stop the batch
-        logf.write(f"--- {student}: {type(error).__name__}: {error}\n")
-        problems.append(f"could not be graded (scored 0): {type(error).__name__}: {str(error)[:200]}")
-        with contextlib.suppress(Exception):
-            _zero(course, assignment, student)
-    after = _fingerprint(course, student)
-    if before is not None and after != before:
-        # Other students' grades changed while grading this one: put the gradebook back as it was.
-        _sqlite_copy(snapshot, course.gradebook_path)
-        with contextlib.suppress(Exception):
-            _zero(course, assignment, student)
-        problems.append("the gradebook changed while grading this submission; restored, scored 0 - investigate")
-    score, max_score = _scores(course, assignment, student)
-    return Row(student, assignment, score, max_score, problems)
+    return grading_run.grade(course, assignment, students, feedback=feedback, jobs=jobs, quiet=quiet,
+                             student_seconds=student_seconds, echo=echo)
 
 
 def shutdown_spare_kernel() -> None:
-    """Stop the kernel the autograder started ahead for a next notebook, and the referee's process."""
-    from tools.nbgrader_plugins import shutdown_spare_kernel as stop
-    from tools.referee import run
+    """Stop this process's spare grading kernel and referee (tools/grade.py grades in worker processes)."""
+    from tools.grade import shutdown_kernels
 
-    stop()
-    run.shutdown()
-
-
-def write_csv(course: Course, rows: list[Row], assignment: str) -> Path:
-    """grades.csv: one line per student and assignment; other assignments' lines are kept."""
-    kept = []
-    if course.grades_csv.exists():
-        with open(course.grades_csv, newline="") as f:
-            kept = [r for r in csv.DictReader(f) if r.get("assignment") != assignment]
-    with open(course.grades_csv, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["student", "assignment", "score", "max_score", "problems"])
-        writer.writeheader()
-        writer.writerows(kept)
-        for r in rows:
-            writer.writerow({"student": r.student, "assignment": r.assignment, "score": f"{r.score:g}",
-                             "max_score": f"{r.max_score:g}", "problems": "; ".join(r.problems)})
-    return course.grades_csv
-
-
-def summary_table(rows: list[Row]) -> str:
-    lines = ["| student | score | max | problems |", "| --- | ---: | ---: | --- |"]
-    for r in rows:
-        problems = "; ".join(r.problems).replace("|", "/") or "-"
-        lines.append(f"| {r.student} | {r.score:g} | {r.max_score:g} | {problems} |")
-    return "\n".join(lines)
+    shutdown_kernels()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -753,13 +542,23 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("collect", help="put student files into submitted/")
     p.add_argument("inbox", type=Path)
     p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
+    def grading_options(p) -> None:
+        p.add_argument("--jobs", type=int, metavar="N", help="students graded at once (default: the number of CPUs "
+                                                             "this process may use; 1: one at a time)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar and no table, only the summary line")
+        p.add_argument("--student-timeout", type=float, metavar="SECONDS", help="stop grading a student after this "
+                       "long (default: what the time limits allow, plus a margin)")
+
     p = sub.add_parser("grade", help="autograde, feedback, grades.csv")
     p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
-    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--student", action="append", help="grade only this student (repeatable); the others' grades "
+                                                      "stay as they are")
     p.add_argument("--no-feedback", action="store_true")
+    grading_options(p)
     p = sub.add_parser("all", help="collect INBOX, then grade")
     p.add_argument("inbox", type=Path)
     p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
+    grading_options(p)
     p = sub.add_parser("validate", help="reference passes and blank fails, with visible tests only")
     p.add_argument("--assignment", action="append")
     p = sub.add_parser("publish", help="write the student edition (no answers, no grader) into DEST")
@@ -796,13 +595,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.inbox} is not a folder")
         report = collect(course, args.inbox, args.assignment)
         print(f"collected {len(report.students)} student(s) into {course.submitted.relative_to(course.root)}/")
-        for student, info in sorted(report.students.items()):
-            for problem in info["problems"]:
-                print(f"  {student}: {problem}")
-        for item in report.unassigned:
-            print(f"  (no student): {item}")
+        if not getattr(args, "quiet", False):
+            for student, info in sorted(report.students.items()):
+                for problem in info["problems"]:
+                    print(f"  {student}: {problem}")
+            for item in report.unassigned:
+                print(f"  (no student): {item}")
     if args.command in ("grade", "all"):
-        grade(course, args.assignment, getattr(args, "student", None), not getattr(args, "no_feedback", False))
+        if args.jobs is not None and args.jobs < 1:
+            parser.error("--jobs must be at least 1")
+        grade(course, args.assignment, getattr(args, "student", None), not getattr(args, "no_feedback", False),
+              jobs=args.jobs, quiet=args.quiet, student_seconds=args.student_timeout)
     return 0
 
 

@@ -261,6 +261,7 @@ class SandboxedExecute(Execute):
                                                 "running out of memory); a fresh kernel re-ran the cells above it "
                                                 "and grading continued")
         cell.outputs.append(new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+        cell.execution_count = None         # whether the kernel had counted it before it died is a race
 
     # ---- per cell ---------------------------------------------------------------------------------------------
     def preprocess_cell(self, cell, resources, index):
