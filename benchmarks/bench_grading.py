@@ -6,7 +6,7 @@ loops, in float32, five typical mistakes (tests/exercise_variants.py), an answer
 example, a kernel that dies, a notebook that is not JSON. The class is collected and graded as
 `python -m tools.grading all INBOX --jobs N` would, once per N, and the grades.csv of every N must be identical.
 Printed: wall time, students per minute, the speed-up over one worker and the peak memory of the whole process
-tree (grader, workers, kernels, referees: the sum of their resident memory, sampled every 0.2 s).
+tree (grader, workers, zygotes, kernels, referees: the sum of their PSS, sampled every 0.2 s).
 
     python benchmarks/bench_grading.py                       # 50 and 300 students, --jobs 1 and the default
     python benchmarks/bench_grading.py --sizes 20 --jobs 1 2 --keep /tmp/bench-course
@@ -51,7 +51,9 @@ VARIANTS = [exercise_variants.VARIANTS["loops"], exercise_variants.VARIANTS["flo
 
 
 class PeakMemory:
-    """The largest sum of resident memory of this process and all its descendants, sampled in a thread."""
+    """The largest sum of the memory of this process and all its descendants, sampled in a thread: proportional
+    set size (PSS: a page shared by n processes counts 1/n to each, so the kernels forked from one zygote are not
+    counted n times), or resident size where PSS is not available."""
 
     def __init__(self, every: float = 0.2) -> None:
         import psutil
@@ -66,7 +68,7 @@ class PeakMemory:
             total = 0
             for proc in [self.process, *self.process.children(recursive=True)]:
                 try:
-                    total += proc.memory_info().rss
+                    total += getattr(proc.memory_full_info(), "pss", None) or proc.memory_info().rss
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
