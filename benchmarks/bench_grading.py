@@ -6,7 +6,8 @@ loops, in float32, five typical mistakes (tests/exercise_variants.py), an answer
 example, a kernel that dies, a notebook that is not JSON. The class is collected and graded as
 `python -m tools.grading all INBOX --jobs N` would, once per N, and the grades.csv of every N must be identical.
 Printed: wall time, students per minute, the speed-up over one worker and the peak memory of the whole process
-tree (grader, workers, zygotes, kernels, referees: the sum of their PSS, sampled every 0.2 s).
+tree (grader, workers, zygotes, kernels, referees: the sum of their PSS, sampled every second; reading PSS costs
+about 6 ms per process, so sampling more often would slow down what it measures).
 
     python benchmarks/bench_grading.py                       # 50 and 300 students, --jobs 1 and the default
     python benchmarks/bench_grading.py --sizes 20 --jobs 1 2 --keep /tmp/bench-course
@@ -55,7 +56,7 @@ class PeakMemory:
     set size (PSS: a page shared by n processes counts 1/n to each, so the kernels forked from one zygote are not
     counted n times), or resident size where PSS is not available."""
 
-    def __init__(self, every: float = 0.2) -> None:
+    def __init__(self, every: float = 1.0) -> None:
         import psutil
 
         self.process, self.every, self.peak, self._stop = psutil.Process(), every, 0, threading.Event()

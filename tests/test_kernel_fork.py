@@ -35,7 +35,8 @@ print(json.dumps({
     "env": sorted(k for k in os.environ if not k.startswith(("JPY_PARENT_PID", "COURSE_GRADING_TEST_"))),
     "stdin": fds.get("0"), "modules_main": type(sys.modules["__main__"]).__name__,
     "cwd_is_folder": os.getcwd() == os.path.realpath(os.environ["COURSE_GRADING_TEST_FOLDER"]),
-    "parent_is_grader": os.getppid() in (int(os.environ["COURSE_GRADING_TEST_GRADER"]), int(os.environ.get("COURSE_GRADING_TEST_ZYGOTE", 0))),
+    "parent_is_grader": os.getppid() in (int(os.environ["COURSE_GRADING_TEST_GRADER"]),
+                                         int(os.environ.get("COURSE_GRADING_TEST_ZYGOTE", 0))),
     "sees_zygote_pipe": bool(zygote_pipe) and zygote_pipe in fds.values(),
 }))
 '''
@@ -44,7 +45,8 @@ print(json.dumps({
 def run(tmp_path, fork: bool, env: dict, source: str = FACTS) -> dict:
     folder = tmp_path / ("forked" if fork else "booted")
     folder.mkdir()
-    nb = new_notebook(cells=[new_code_cell(source)], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = new_notebook(cells=[new_code_cell(source)], metadata={"kernelspec": kernelspec})
     executor = SandboxedExecute(config=Config(), timeout=60, fork_kernels=fork, start_ahead=False,
                                 protected_paths=[str(tmp_path / "course")])
     old = dict(os.environ)
@@ -76,7 +78,8 @@ def test_a_forked_kernel_sees_what_a_booted_one_sees(tmp_path, keep_env):
     run(tmp_path / "warm", fork=True, env={})                 # starts the zygote
     zygote = kernel_fork.ZYGOTE.process
     pipe = os.readlink(f"/proc/{zygote.pid}/fd/0")
-    forked = run(tmp_path, fork=True, env={"COURSE_GRADING_TEST_ZYGOTE": str(zygote.pid), "COURSE_GRADING_TEST_PIPE": pipe})
+    forked = run(tmp_path, fork=True, env={"COURSE_GRADING_TEST_ZYGOTE": str(zygote.pid),
+                                           "COURSE_GRADING_TEST_PIPE": pipe})
     assert kernel_fork.ZYGOTE.process is zygote, "the zygote was started again: the kernels' environments differ"
     assert booted["argv0"] == forked["argv0"] == "ipykernel_launcher.py"
     assert forked["path"] == booted["path"] and str(Path(kernel_fork.__file__).parent) not in forked["path"]

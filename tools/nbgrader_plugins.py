@@ -6,10 +6,11 @@
   environment, a private temp directory, memory and file-size limits, a cap on the
   output each cell may produce, and recovery from a kernel that dies or ignores
   the timeout: the cell is marked as failed, a fresh kernel re-runs the cells
-  before it and grading goes on with the next cell. The next notebook's kernel
-  is started while the current one runs (it boots and imports numpy, matplotlib
-  and mlpkit in its own temp folder and is moved into the student's folder only
-  when its notebook starts), which hides kernel start-up on a 2-core machine.
+  before it and grading goes on with the next cell. Kernels are forked from a
+  process that has imported ipykernel, numpy and matplotlib (tools/kernel_fork.py),
+  and the next notebook's kernel is started while the current one runs (in its
+  own temp folder; it is moved into the student's folder only when its notebook
+  starts).
 * ``RunHiddenTests`` (``autograde``, right after execution): decides each graded cell's hidden
   tests in the referee's separate, sandboxed process (tools/referee) and turns a failure into an
   error output of that cell; a warning on stderr or a number returned by the cell no longer
@@ -136,8 +137,8 @@ class SandboxedExecute(Execute):
         "Fork kernels from a process that has imported ipykernel, NumPy and matplotlib (tools/kernel_fork.py) "
         "instead of booting each: about 0.1 s instead of 1 CPU-second per notebook.")).tag(config=True)
     start_ahead = Bool(True, help=(
-        "Start the next notebook's kernel while this one runs (it boots and imports numpy, matplotlib and "
-        "mlpkit in parallel); saves about 1.5 s per notebook.")).tag(config=True)
+        "Start the next notebook's kernel while this one runs (it starts and imports mlpkit in parallel)."
+        )).tag(config=True)
 
     # ---- kernels ------------------------------------------------------------------------------------------------
     def _settings(self, resources) -> tuple:
