@@ -65,6 +65,19 @@ def test_math_comes_from_mlpkit_not_from_the_notebook(path):
     assert not redefined, f"{path.name} re-implements {redefined}: import it from mlpkit"
 
 
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_every_question_to_think_about_has_a_collapsed_answer(path):
+    cell = next(c.source for c in read(path).cells
+                if c.cell_type == "markdown" and "## Questions to think about" in c.source)
+    questions = cell[cell.index("## Questions to think about"):]
+    items = re.split(r"(?m)^\d+\. ", questions)[1:]
+    assert items, f"{path.name}: no numbered questions"
+    for number, item in enumerate(items, 1):
+        # the answer under each question, collapsed; a blank line after <summary> lets its markdown render
+        assert re.search(r"<details><summary>Answer</summary>\n\s*\n.+?</details>", item, re.S), (
+            f"{path.name}, question {number}: no collapsed answer under it")
+
+
 def test_slides_graph_numbers_are_checked_outputs():
     nb = read(ROOT / "lectures" / "02_computational_graphs.ipynb")
     checked = "\n".join(
