@@ -33,7 +33,8 @@ from .mlp import MLP
 from .training import train
 
 __all__ = [
-    "FeedbackError", "PRACTISED", "TOLERANCE", "close", "diagnose", "forbidden", "check_graph_by_hand",
+    "FeedbackError", "PRACTISED", "TOLERANCE", "close", "diagnose", "batch_size_mistakes", "relu_forgotten",
+    "forbidden", "check_graph_by_hand",
     "check_matmul_backward", "check_sigmoid_backward", "check_relu_backward",
     "check_binary_cross_entropy_backward", "check_softmax_cross_entropy_backward", "check_backward",
     "check_train_sgd",
@@ -112,6 +113,9 @@ def diagnose(name: str, got: Any, expected: np.ndarray, *, B: int | None = None,
         message = f"{name} has shape {got.shape}, expected {expected.shape}"
         if got.shape == expected.shape[::-1]:
             return message + ": did you forget a transpose?"
+        if expected.ndim == 2 and expected.shape[1] == 1 and got.shape == (expected.shape[0],):
+            return message + ": the sum over the batch dropped the second axis; keep the column with " \
+                             ".sum(axis=1, keepdims=True)"
         if B and expected.ndim == 2 and expected.shape[1] == 1 and got.shape == (expected.shape[0], B):
             return message + ": a bias is added to every sample, so sum its gradient over the batch " \
                              "(axis=1, keepdims=True)"
@@ -131,6 +135,33 @@ def diagnose(name: str, got: Any, expected: np.ndarray, *, B: int | None = None,
         return f"{name} is B = {B} times too small: did you divide by B twice?"
     return (f"{name} has the right shape but wrong values (relative error {rel_error(got, expected):.2g}); "
             "compare with a finite difference from mlpkit.gradcheck.numerical_gradient")
+
+
+def batch_size_mistakes(expected: np.ndarray, y: np.ndarray) -> tuple[tuple[np.ndarray, str], ...]:
+    """The gradient a loss function returns when it takes the batch size from ``y.shape[0]`` (the number of
+    rows: 1 for BCE, K for softmax) instead of ``y.shape[1]``, and how to say so."""
+    rows, B = y.shape
+    if rows == B:
+        return ()
+    if rows == 1:                   # the same as not dividing at all
+        return ((expected * B, f"is B = {B} times too large: the loss is the mean over the batch, so divide by "
+                               "B = y.shape[1], the number of columns of y (y.shape[0] is 1)"),)
+    return ((expected * B / rows, f"divided by y.shape[0] = {rows}, the number of rows of y, instead of the batch "
+                                  f"size B: the batch size is the number of columns, B = y.shape[1]"),)
+
+
+def relu_forgotten(backward_of: Callable[[tuple], dict], buffer: tuple) -> list[tuple[str, dict]]:
+    """For each hidden layer l, the gradients of an MLP backward pass that skips ReLU's derivative at layer l.
+
+    ``backward_of(buffer)`` is a correct backward pass; a buffer whose z[l] is all ones makes ReLU's derivative 1
+    there, which is what forgetting it computes."""
+    variants = []
+    for l in range(1, len(buffer) // 2):
+        changed = list(buffer)
+        changed[2 * l - 1] = np.ones_like(np.asarray(buffer[2 * l - 1], dtype=np.float64))
+        variants.append((f"forgot ReLU's derivative at layer {l}: dL/dz{l} = dL/da{l} * relu'(z{l}) "
+                         f"(1 where z{l} > 0, 0.5 where z{l} == 0, 0 below)", backward_of(tuple(changed))))
+    return variants
 
 
 def _check(name: str, got: Any, expected: np.ndarray, **kwargs: Any) -> None:
@@ -325,7 +356,8 @@ def check_binary_cross_entropy_backward(binary_cross_entropy_backward: Callable)
     B = y.shape[1]
     expected = losses.binary_cross_entropy_backward(y, y_hat)
     mistakes = ((-expected, "has the opposite sign. The slides print this formula without its minus sign; "
-                            "a finite difference shows dL/dy_hat = -(1/B) * (y / y_hat - (1 - y) / (1 - y_hat))"),)
+                            "a finite difference shows dL/dy_hat = -(1/B) * (y / y_hat - (1 - y) / (1 - y_hat))"),
+                *batch_size_mistakes(expected, y))
     got = _call(binary_cross_entropy_backward, "binary_cross_entropy_backward", y, y_hat)
     _check("dL_dy_hat", got, expected, B=B, mistakes=mistakes)
     _passed("binary_cross_entropy_backward is right for a batch of 4")
@@ -336,7 +368,7 @@ def check_softmax_cross_entropy_backward(softmax_cross_entropy_backward: Callabl
     y_hat = ops.softmax(np.array([[1.0, -1.0, 0.5, 2.0], [0.0, 2.0, 0.5, -1.0], [-1.0, 0.0, 1.5, 0.0]]))
     y = one_hot(np.array([0, 1, 1, 2]), 3)
     got = _call(softmax_cross_entropy_backward, "softmax_cross_entropy_backward", y, y_hat)
-    _check("dL_dz", got, (y_hat - y) / 4, B=4)
+    _check("dL_dz", got, (y_hat - y) / 4, B=4, mistakes=batch_size_mistakes((y_hat - y) / 4, y))
     _passed("softmax_cross_entropy_backward is right for K = 3 classes and a batch of 4")
 
 
@@ -364,8 +396,10 @@ def check_backward(backward: Callable) -> None:
     if extra:
         raise FeedbackError(f"grads has keys params does not have ({', '.join(extra)}): use exactly the keys of "
                             "params")
+    forgotten = relu_forgotten(lambda changed: model.backward(L, y, y_hat, changed), buffer)
     for key in ("W3", "b3", "W2", "b2", "W1", "b1"):          # from the output back: the first wrong one matters
-        mistakes = ((at_output[key], "took ReLU's derivative at the layer's output a instead of its input z"),)
+        mistakes = ((at_output[key], "took ReLU's derivative at the layer's output a instead of its input z"),
+                    *((variant[key], explanation) for explanation, variant in forgotten))
         _check(f"grads['{key}']", grads[key], expected[key], B=6, mistakes=mistakes)
     _passed("backward gives all six gradients right for a 3-5-4-3 network and a batch of 6")
 
@@ -382,9 +416,11 @@ class _Observed(MLP):
 
     def __init__(self, *args: Any, columns: dict[bytes, int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.columns, self.batches, self.batch_losses = columns, [], []
+        self.columns, self.batches, self.batch_losses, self.seen_params = columns, [], [], []
 
     def forward(self, X: np.ndarray):
+        if len(self.seen_params) < 2:                         # the parameters before the first two batches
+            self.seen_params.append({k: np.array(v, dtype=np.float64) for k, v in self.params.items()})
         X_array = np.asarray(X)
         if X_array.ndim == 2:
             self.batches.append([self.columns.get(np.ascontiguousarray(X_array[:, j]).tobytes(), -1)
@@ -454,6 +490,14 @@ def _diagnose_losses(history: list, batch_losses: list[tuple[float, int]], epoch
     return None
 
 
+def _stepped_uphill(seen: list[dict], grads: dict, lr: float) -> bool:
+    """Whether the parameters moved by +lr * gradient between the first two forward passes."""
+    before, after = seen
+    return set(grads) == set(before) and all(
+        close(after[k] - before[k], lr * grads[k]) and not close(after[k] - before[k], -lr * grads[k])
+        for k in grads)
+
+
 def check_train_sgd(train_sgd: Callable) -> None:
     """Visible test for ``train_sgd(model, X, y, epochs, batch_size, lr, seed) -> list of epoch losses``.
 
@@ -468,7 +512,15 @@ def check_train_sgd(train_sgd: Callable) -> None:
     before = {k: v.copy() for k, v in model.params.items()}
     namespace = getattr(train_sgd, "__globals__", {})
     had_backward, own_backward = "backward" in namespace, namespace.get("backward")
-    namespace["backward"] = _correct_backward
+    first_grads: list[dict] = []
+
+    def recording_backward(*args: Any) -> dict:
+        grads = _correct_backward(*args)
+        if not first_grads:
+            first_grads.append({k: np.array(v, dtype=np.float64) for k, v in grads.items()})
+        return grads
+
+    namespace["backward"] = recording_backward
     try:
         history = _call(train_sgd, "train_sgd", model, X, y, epochs, batch_size, lr, seed)
     finally:
@@ -483,6 +535,9 @@ def check_train_sgd(train_sgd: Callable) -> None:
         raise FeedbackError(f"train_sgd returned {len(history)} losses for {epochs} epochs: append one per epoch")
     if not all(isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) for v in history):
         raise FeedbackError("train_sgd should return the epoch losses as numbers (floats)")
+    if first_grads and len(model.seen_params) == 2 and _stepped_uphill(model.seen_params, first_grads[0], lr):
+        raise FeedbackError("the first update went uphill, W = W + lr * dL/dW: step against the gradient, "
+                            "W -= lr * dL/dW (the gradient points to where the loss grows)")
     if not np.isfinite(np.asarray(history, dtype=np.float64)).all() or min(history) < 0:
         raise FeedbackError("the epoch losses should be finite, non-negative numbers (the mean cross-entropy)")
     if all(np.array_equal(before[k], model.params[k]) for k in before):

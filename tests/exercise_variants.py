@@ -203,6 +203,55 @@ def train_sgd(model, X, y, epochs, batch_size, lr, seed):
     return history
 '''
 
+SOFTMAX_B_FROM_ROWS = '''
+def softmax_cross_entropy_backward(y, y_hat):
+    B = y.shape[0]               # the number of classes K, not the batch size (y is (K, B))
+    return (y_hat - y) / B
+'''
+
+BCE_B_FROM_ROWS = '''
+def binary_cross_entropy_backward(y, y_hat):
+    B = y.shape[0]               # 1: y is (1, B)
+    return -(y / y_hat - (1 - y) / (1 - y_hat)) / B
+'''
+
+BACKWARD_NO_KEEPDIMS = '''
+def backward(L, y, y_hat, buffer, params):
+    X, z1, a1, z2, a2, z3 = buffer
+    z, a = {1: z1, 2: z2, 3: z3}, {0: X, 1: a1, 2: a2}
+    grads = {}
+    for l in range(3, 0, -1):
+        dL_dz = losses.softmax_cross_entropy_backward(y, y_hat) if l == 3 else ops.relu_backward(dL_da, z[l])
+        grads[f"W{l}"] = dL_dz @ a[l - 1].T
+        grads[f"b{l}"] = dL_dz.sum(axis=1)          # shape (n,): keepdims=True is missing
+        dL_da = params[f"W{l}"].T @ dL_dz
+    return grads
+'''
+
+BACKWARD_RELU_FORGOTTEN_AT_LAYER_1 = '''
+def backward(L, y, y_hat, buffer, params):
+    X, z1, a1, z2, a2, z3 = buffer
+    a = {0: X, 1: a1, 2: a2}
+    dL_dz = losses.softmax_cross_entropy_backward(y, y_hat)
+    grads = {}
+    for l in range(3, 0, -1):
+        grads[f"W{l}"] = dL_dz @ a[l - 1].T
+        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True)
+        dL_da = params[f"W{l}"].T @ dL_dz
+        if l == 3:
+            dL_dz = ops.relu_backward(dL_da, z2)
+        else:
+            dL_dz = dL_da                            # layer 1's ReLU forgotten
+    return grads
+'''
+
+TRAIN_GRADIENT_ASCENT = TRAIN_NOT_IN_PLACE.replace(
+    "            for key, param in model.params.items():\n"
+    "                param = param - lr * grads[key]      # a new array named param: model.params never changes\n",
+    "            for key in model.params:\n"
+    "                model.params[key] += lr * grads[key]       # uphill: the sign of the step is wrong\n")
+assert TRAIN_GRADIENT_ASCENT != TRAIN_NOT_IN_PLACE
+
 VARIANTS = {
     "loops": LOOPS,
     "float32": FLOAT32,
@@ -213,6 +262,11 @@ VARIANTS = {
     "relu_zero_at_kink": {"relu_backward": RELU_ZERO_AT_KINK},
     "backward_at_output": {"backward": BACKWARD_AT_OUTPUT},
     "train_not_in_place": {"train_sgd": TRAIN_NOT_IN_PLACE},
+    "softmax_B_from_rows": {"softmax_cross_entropy_backward": SOFTMAX_B_FROM_ROWS},
+    "bce_B_from_rows": {"binary_cross_entropy_backward": BCE_B_FROM_ROWS},
+    "backward_no_keepdims": {"backward": BACKWARD_NO_KEEPDIMS},
+    "backward_relu_forgotten_at_layer_1": {"backward": BACKWARD_RELU_FORGOTTEN_AT_LAYER_1},
+    "train_gradient_ascent": {"train_sgd": TRAIN_GRADIENT_ASCENT},
 }
 VARIANTS = {name: {grade_id: source.strip("\n") + "\n" for grade_id, source in cells.items()}
             for name, cells in VARIANTS.items()}
@@ -231,4 +285,12 @@ FAILS = {
     "backward_at_output": {
         "test_backward": r"grads\['W2'\]: took ReLU's derivative at the layer's output a instead of its input z"},
     "train_not_in_place": {"test_train_sgd": r"model\.params did not change: update them in place"},
+    "softmax_B_from_rows": {"test_softmax_cross_entropy_backward":
+                            r"divided by y\.shape\[0\] = 3, the number of rows of y.*B = y\.shape\[1\]"},
+    "bce_B_from_rows": {"test_binary_cross_entropy_backward":
+                        r"B = 4 times too large: the loss is the mean .* divide by B = y\.shape\[1\]"},
+    "backward_no_keepdims": {"test_backward": r"grads\['b3'\] has shape \(3,\), expected \(3, 1\): the sum over "
+                                              r"the batch dropped the second axis.*keepdims=True"},
+    "backward_relu_forgotten_at_layer_1": {"test_backward": r"grads\['W1'\]: forgot ReLU's derivative at layer 1"},
+    "train_gradient_ascent": {"test_train_sgd": r"the first update went uphill.*W -= lr \* dL/dW"},
 }

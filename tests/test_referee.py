@@ -98,6 +98,24 @@ def test_variant_fails_exactly_the_cells_it_gets_wrong(variant):
         assert not re.search(r"array\(|\d\.\d{3,}", words), "a verdict must not show values"
 
 
+#: What the hidden test's verdict says for the mistakes it names (as the visible checks do).
+NAMED_MISTAKES = {
+    "softmax_B_from_rows": ("test_softmax_cross_entropy_backward", r"divided by y\.shape\[0\] = \d, the number"),
+    "bce_B_from_rows": ("test_binary_cross_entropy_backward", r"so divide by B = y\.shape\[1\], the number of columns"),
+    "backward_no_keepdims": ("test_backward", r"dropped the second axis; keep the column with .*keepdims=True"),
+    "backward_relu_forgotten_at_layer_1": ("test_backward", r"grads\['W1'\]: forgot ReLU's derivative at layer 1"),
+    "backward_at_output": ("test_backward", r"took ReLU's derivative at the layer's output a"),
+    "train_gradient_ascent": ("test_train_sgd", r"the updates went uphill, W = W \+ lr \* dL/dW"),
+}
+
+
+@pytest.mark.parametrize("variant", list(NAMED_MISTAKES))
+def test_the_hidden_verdict_names_the_typical_mistake(variant):
+    grade_id, pattern = NAMED_MISTAKES[variant]
+    verdict = decide(VARIANTS[variant], only={grade_id})[grade_id]
+    assert not verdict.passed and re.search(pattern, verdict.reason), verdict.reason
+
+
 # -- every stated requirement: an answer that breaks it loses the cell -------------------------------------------
 CORRECT_TRAIN = '''
 def train_sgd(model, X, y, epochs, batch_size, lr, seed):

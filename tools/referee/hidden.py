@@ -175,7 +175,9 @@ def _bce_trials(rng: np.random.Generator) -> list[Trial]:
 
 
 def _judge_bce(trial: Trial, returned: Any, after: list) -> str | None:
-    return _values("dL_dy_hat", returned, trial.expected, trial.about, B=trial.args[0].shape[1])
+    y = trial.args[0]
+    return _values("dL_dy_hat", returned, trial.expected, trial.about, B=y.shape[1],
+                   mistakes=feedback.batch_size_mistakes(trial.expected, y))
 
 
 def _softmax_trials(rng: np.random.Generator) -> list[Trial]:
@@ -189,7 +191,9 @@ def _softmax_trials(rng: np.random.Generator) -> list[Trial]:
 
 
 def _judge_softmax(trial: Trial, returned: Any, after: list) -> str | None:
-    return _values("dL_dz", returned, trial.expected, trial.about, B=trial.args[0].shape[1])
+    y = trial.args[0]
+    return _values("dL_dz", returned, trial.expected, trial.about, B=y.shape[1],
+                   mistakes=feedback.batch_size_mistakes(trial.expected, y))
 
 
 # -- the MLP's backward ------------------------------------------------------------------------------------------
@@ -217,8 +221,24 @@ def _backward_trials(rng: np.random.Generator) -> list[Trial]:
     return trials
 
 
+def _network(params: dict[str, np.ndarray]) -> MLP:
+    """An mlpkit MLP (ReLU, softmax output) with these parameters."""
+    sizes = [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, len(params) // 2 + 1)]
+    model = MLP(sizes, seed=0)
+    model.params = {key: value.copy() for key, value in params.items()}
+    return model
+
+
 def _judge_backward(trial: Trial, returned: Any, after: list) -> str | None:
     expected, B = trial.expected, trial.args[1].shape[1]
+    L, y, y_hat, buffer, params = trial.args
+    model = _network(params)
+    known_mistakes = feedback.relu_forgotten(lambda changed: model.backward(L, y, y_hat, changed), buffer)
+    at_output = list(buffer)
+    for l in range(1, len(buffer) // 2):                  # ReLU's derivative taken at a[l] instead of z[l]
+        at_output[2 * l - 1] = buffer[2 * l]
+    known_mistakes.append(("took ReLU's derivative at the layer's output a instead of its input z",
+                           model.backward(L, y, y_hat, tuple(at_output))))
     if not isinstance(returned, dict):
         what = returned.type if isinstance(returned, Opaque) else type(returned).__name__
         return f"backward should return a dict of gradients like params, got {what} (hidden test: {trial.about})"
@@ -226,7 +246,8 @@ def _judge_backward(trial: Trial, returned: Any, after: list) -> str | None:
         return (f"grads should have exactly the keys of params ({', '.join(expected)}), got "
                 f"{', '.join(map(str, returned)) or 'none'} (hidden test: {trial.about})")
     for key in sorted(expected, key=lambda k: (-int(k[1:]), k[0] != "W")):     # from the output back
-        message = _values(f"grads['{key}']", returned[key], expected[key], trial.about, B=B)
+        message = _values(f"grads['{key}']", returned[key], expected[key], trial.about, B=B,
+                          mistakes=tuple((variant[key], explanation) for explanation, variant in known_mistakes))
         if message:
             return message
     return None
@@ -259,6 +280,23 @@ def mlpkit_train(model: MLP, X: np.ndarray, y: np.ndarray, epochs: int, batch_si
     return train(model, X, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=False)["loss"]
 
 
+def _sgd(initial: dict, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, step: float,
+         seed: int) -> dict[str, np.ndarray]:
+    """The parameters after mini-batch SGD as the task describes it with W -= step * dL/dW; a negative step
+    gives what a training loop that adds the gradient computes."""
+    model, rng, N = _network(initial), np.random.default_rng(seed), X.shape[1]
+    with np.errstate(all="ignore"):
+        for _ in range(epochs):
+            order = rng.permutation(N)
+            for first in range(0, N, batch_size):
+                cols = order[first:first + batch_size]
+                y_hat, buffer = model.forward(X[:, cols])
+                grads = model.backward(model.loss(y[:, cols], y_hat), y[:, cols], y_hat, buffer)
+                for key in model.params:
+                    model.params[key] = model.params[key] - step * grads[key]
+    return model.params
+
+
 def _judge_train(trial: Trial, returned: Any, after: list) -> str | None:
     history, trained, initial = trial.expected
     epochs, about = trial.args[3], trial.about
@@ -276,7 +314,16 @@ def _judge_train(trial: Trial, returned: Any, after: list) -> str | None:
         return f"after train_sgd, model.params should still hold one array per parameter (hidden test: {about})"
     if all(np.array_equal(model.params[k], initial[k]) for k in initial):
         return f"model.params did not change: update them in place (hidden test: {about})"
-    if not all(close(np.asarray(model.params[k], dtype=np.float64), trained[k]) for k in trained):
+    got = {k: np.asarray(model.params[k], dtype=np.float64) for k in trained}
+    if not all(close(got[k], trained[k]) for k in trained):
+        spec, X, y, _, batch_size, lr, seed = trial.args
+        try:
+            uphill = _sgd(initial, X, y, epochs, batch_size, -lr, seed)
+        except (ValueError, ArithmeticError):           # diverged: mlpkit refuses non-finite numbers
+            uphill = {}
+        if uphill and all(close(got[k], uphill[k]) for k in trained):
+            return ("the updates went uphill, W = W + lr * dL/dW: step against the gradient, W -= lr * dL/dW "
+                    f"(hidden test: {about})")
         return ("after training, model.params differ from mini-batch SGD as the task describes it (one generator "
                 "rng = np.random.default_rng(seed) made once, order = rng.permutation(N) at the start of every "
                 f"epoch, consecutive mini-batches of batch_size, W -= lr * dL/dW) (hidden test: {about})")
