@@ -51,6 +51,8 @@ def test_notebook_benchmark_measures_time_and_memory():
     row = table_rows(result.stdout)["lectures/02_computational_graphs.ipynb"]
     seconds, megabytes, verdict = float(row[0]), float(row[1]), row[2]
     assert 0 < seconds < 60 and 50 < megabytes < 2000 and verdict == "yes"
+    text_words, answer_words, minutes, reading = int(row[3]), int(row[4]), float(row[5]), row[6]
+    assert text_words > 500 and answer_words > 50 and minutes == round(text_words / 120) and reading == "yes"
 
 
 @pytest.mark.slow
