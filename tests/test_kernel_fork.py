@@ -107,6 +107,12 @@ def test_a_dead_zygote_is_replaced_and_a_killed_kernel_reports_it(tmp_path, keep
     assert kernel.poll() is None
     kernel.kill()
     assert kernel.wait(timeout=10) == -signal.SIGKILL
+    for number in range(20):        # killed at once, before the new kernel has made its own process group
+        pid = kernel_fork.ZYGOTE.request({"fork": {"args": ["-f", str(tmp_path / f"k{number}.json")], "env": env,
+                                                   "cwd": str(tmp_path)}}, env)["pid"]
+        kernel = kernel_fork.Forked(pid, env)
+        kernel.kill()
+        assert kernel.wait(timeout=10) == -signal.SIGKILL
 
 
 def test_consecutive_prints_become_one_output_whatever_the_timing():

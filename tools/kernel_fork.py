@@ -114,8 +114,17 @@ class Forked:
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        if self.poll() is None:
+        """Signal the kernel's process group; right after the fork, before the kernel has made its own group,
+        the kernel alone."""
+        if self.poll() is not None:
+            return
+        try:
             os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:                  # gone in the meantime
+                pass
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
