@@ -24,8 +24,8 @@ c.CourseDirectory.release_directory = "exercises"
 # Execute.timeout is per cell, in seconds; a cell that runs longer is interrupted and counts as failed.
 # 60 s: the slowest reference cell (the demo that trains the MLP with the student's train_sgd) takes ~1.5 s on a
 # 2-core machine, so a correct answer 10-40x slower (Python loops instead of NumPy) still passes, on a busy machine
-# too. Worst case per submission = code cells x timeout: the two notebooks have 25 code cells, so a submission in
-# which *every* cell hangs costs 25 min; a realistic broken one (one or two functions that never return, each hit
+# too. Worst case per submission = code cells x timeout: the three notebooks have 37 code cells, so a submission
+# in which *every* cell hangs costs 37 min; a realistic broken one (one or two functions that never return, each hit
 # by its test cell) costs 1-2 min. The Validate button uses the same limit.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True

@@ -14,10 +14,14 @@ submission's expected score is ``TOTAL_POINTS - sum(POINTS[t] for t in FAILS[var
 ASSIGNMENT = "backprop"
 
 NOTEBOOK_OF = {
-    "graph_by_hand": "1_graph_and_layers.ipynb",
-    "matmul_backward": "1_graph_and_layers.ipynb",
-    "sigmoid_backward": "1_graph_and_layers.ipynb",
-    "relu_backward": "1_graph_and_layers.ipynb",
+    "graph_by_hand": "0_graphs_and_autodiff.ipynb",
+    "topological_order": "0_graphs_and_autodiff.ipynb",
+    "graph_backward": "0_graphs_and_autodiff.ipynb",
+    "matmul_backward": "1_layers_and_jacobian.ipynb",
+    "sigmoid_backward": "1_layers_and_jacobian.ipynb",
+    "relu_backward": "1_layers_and_jacobian.ipynb",
+    "softmax_jacobian": "1_layers_and_jacobian.ipynb",
+    "softmax_backward": "1_layers_and_jacobian.ipynb",
     "binary_cross_entropy_backward": "2_mlp_and_training.ipynb",
     "softmax_cross_entropy_backward": "2_mlp_and_training.ipynb",
     "backward": "2_mlp_and_training.ipynb",
@@ -26,9 +30,13 @@ NOTEBOOK_OF = {
 
 POINTS = {
     "test_graph_by_hand": 3,
+    "test_topological_order": 3,
+    "test_graph_backward": 3,
     "test_matmul_backward": 3,
     "test_sigmoid_backward": 2,
     "test_relu_backward": 3,
+    "test_softmax_jacobian": 2,
+    "test_softmax_backward": 3,
     "test_binary_cross_entropy_backward": 2,
     "test_softmax_cross_entropy_backward": 2,
     "test_backward": 5,
@@ -38,6 +46,65 @@ TOTAL_POINTS = sum(POINTS.values())
 
 # -- correct answers, written with explicit Python loops -----------------------------------------------------
 LOOPS = {
+    "topological_order": '''
+def topological_order(L):
+    # Kahn's algorithm: count each node's parents, then peel off the nodes no remaining parent needs.
+    nodes, stack = {id(L): L}, [L]
+    while stack:
+        for child in stack.pop().children:
+            if id(child) not in nodes:
+                nodes[id(child)] = child
+                stack.append(child)
+    parents = {key: 0 for key in nodes}
+    for node in nodes.values():
+        for child in set(map(id, node.children)):
+            parents[child] += 1
+    ready, reversed_order = [L], []
+    while ready:
+        node = ready.pop()
+        reversed_order.append(node)
+        for key in set(map(id, node.children)):
+            parents[key] -= 1
+            if parents[key] == 0:
+                ready.append(nodes[key])
+    return reversed_order[::-1]
+''',
+    "graph_backward": '''
+def graph_backward(L):
+    # The gradients collected in a dict first, written into .grad at the end.
+    order = topological_order(L)
+    gradient = {id(node): 0.0 for node in order}
+    gradient[id(L)] = 1.0
+    for node in order[::-1]:
+        for i in range(len(node.children)):
+            gradient[id(node.children[i])] += node.local_grads[i] * gradient[id(node)]
+    for node in order:
+        node.grad = gradient[id(node)]
+''',
+    "softmax_jacobian": '''
+import math
+
+
+def softmax_jacobian(z):
+    K = z.shape[0]
+    exps = [math.exp(z[k, 0] - z.max()) for k in range(K)]
+    y = [e / sum(exps) for e in exps]
+    J = np.zeros((K, K))
+    for i in range(K):
+        for j in range(K):
+            J[i, j] = y[i] * ((1.0 if i == j else 0.0) - y[j])
+    return J
+''',
+    "softmax_backward": '''
+def softmax_backward(dL_dy_hat, z):
+    # One (K, K) Jacobian per column: right, and slow for large K.
+    dL_dz = np.zeros(z.shape)
+    for b in range(z.shape[1]):
+        y = ops.softmax(z[:, b:b + 1])
+        J = np.diagflat(y) - y @ y.T
+        dL_dz[:, b:b + 1] = J.T @ dL_dy_hat[:, b:b + 1]
+    return dL_dz
+''',
     "matmul_backward": '''
 def matmul_backward(dL_dz, w, x):
     N, K = w.shape
@@ -93,6 +160,16 @@ def softmax_cross_entropy_backward(y, y_hat):
 
 # -- correct answers, computed in float32 ---------------------------------------------------------------------
 FLOAT32 = {
+    "softmax_jacobian": '''
+def softmax_jacobian(z):
+    y = ops.softmax(np.asarray(z, dtype=np.float32))[:, 0]
+    return np.diag(y) - np.outer(y, y)
+''',
+    "softmax_backward": '''
+def softmax_backward(dL_dy_hat, z):
+    y, u = ops.softmax(np.asarray(z, dtype=np.float32)), np.asarray(dL_dy_hat, dtype=np.float32)
+    return y * u - y * np.einsum("kb,kb->b", y, u)
+''',
     "matmul_backward": '''
 def matmul_backward(dL_dz, w, x):
     dL_dz, w, x = (np.asarray(a, dtype=np.float32) for a in (dL_dz, w, x))
@@ -252,6 +329,57 @@ TRAIN_GRADIENT_ASCENT = TRAIN_NOT_IN_PLACE.replace(
     "                model.params[key] += lr * grads[key]       # uphill: the sign of the step is wrong\n")
 assert TRAIN_GRADIENT_ASCENT != TRAIN_NOT_IN_PLACE
 
+ORDER_DUPLICATES = '''
+def topological_order(L):
+    # No set of visited nodes: a node reached along two paths is appended twice.
+    order = []
+
+    def visit(node):
+        for child in node.children:
+            visit(child)
+        order.append(node)
+
+    visit(L)
+    return order
+'''
+
+BACKWARD_ASSIGNS = '''
+def graph_backward(L):
+    order = topological_order(L)
+    for node in order:
+        node.grad = 0.0
+    L.grad = 1.0
+    for node in reversed(order):
+        for child, local in zip(node.children, node.local_grads):
+            child.grad = local * node.grad          # = instead of +=: only the last path counts
+'''
+
+BACKWARD_NO_RESET = BACKWARD_ASSIGNS.replace("    for node in order:\n        node.grad = 0.0\n", "").replace(
+    "child.grad = local * node.grad          # = instead of +=: only the last path counts",
+    "child.grad += local * node.grad         # but the .grad were never reset")
+assert BACKWARD_NO_RESET != BACKWARD_ASSIGNS
+
+JACOBIAN_DIAGONAL = '''
+def softmax_jacobian(z):
+    y_hat = ops.softmax(z)
+    return np.diagflat(y_hat * (1 - y_hat))       # as if softmax acted entry by entry
+'''
+
+SOFTMAX_BACKWARD_WRONG_AXIS = '''
+def softmax_backward(dL_dy_hat, z):
+    y_hat = ops.softmax(z)
+    return y_hat * (dL_dy_hat - (y_hat * dL_dy_hat).sum(axis=1, keepdims=True))
+'''
+
+SOFTMAX_BACKWARD_TENSOR = '''
+def softmax_backward(dL_dy_hat, z):
+    # Every column's Jacobian at once: a (B, K, K) tensor, right but far too large for a big batch.
+    y_hat = ops.softmax(z)
+    K = z.shape[0]
+    J = np.einsum("kb,kj->bkj", y_hat, np.eye(K)) - np.einsum("kb,jb->bkj", y_hat, y_hat)
+    return np.einsum("bkj,kb->jb", J, dL_dy_hat)
+'''
+
 VARIANTS = {
     "loops": LOOPS,
     "float32": FLOAT32,
@@ -267,6 +395,11 @@ VARIANTS = {
     "backward_no_keepdims": {"backward": BACKWARD_NO_KEEPDIMS},
     "backward_relu_forgotten_at_layer_1": {"backward": BACKWARD_RELU_FORGOTTEN_AT_LAYER_1},
     "train_gradient_ascent": {"train_sgd": TRAIN_GRADIENT_ASCENT},
+    "graph_duplicates_and_assign": {"topological_order": ORDER_DUPLICATES, "graph_backward": BACKWARD_ASSIGNS},
+    "graph_no_reset_jacobian_diagonal_wrong_axis": {"graph_backward": BACKWARD_NO_RESET,
+                                                    "softmax_jacobian": JACOBIAN_DIAGONAL,
+                                                    "softmax_backward": SOFTMAX_BACKWARD_WRONG_AXIS},
+    "softmax_backward_tensor": {"softmax_backward": SOFTMAX_BACKWARD_TENSOR},
 }
 VARIANTS = {name: {grade_id: source.strip("\n") + "\n" for grade_id, source in cells.items()}
             for name, cells in VARIANTS.items()}
@@ -293,4 +426,12 @@ FAILS = {
                                               r"the batch dropped the second axis.*keepdims=True"},
     "backward_relu_forgotten_at_layer_1": {"test_backward": r"grads\['W1'\]: forgot ReLU's derivative at layer 1"},
     "train_gradient_ascent": {"test_train_sgd": r"the first update went uphill.*W -= lr \* dL/dW"},
+    "graph_duplicates_and_assign": {
+        "test_topological_order": r"contains the input 'a' more than once.*a set",
+        "test_graph_backward": r"keeps only the last path's gradient.*child\.grad \+= local \* node\.grad"},
+    "graph_no_reset_jacobian_diagonal_wrong_axis": {
+        "test_graph_backward": r"left from an earlier pass.*set every node's \.grad to 0",
+        "test_softmax_jacobian": r"J: has only the diagonal",
+        "test_softmax_backward": r"summed over the batch \(axis=1\)"},
+    "softmax_backward_tensor": {"test_softmax_backward": r"a \(K, B, K\) tensor of Jacobians"},
 }

@@ -139,7 +139,7 @@ import json, os
 def relu_backward(dL_dz, x):
     here = os.getcwd()
     for up in range(6):
-        path = os.path.join(here, *[".."] * up, "solutions", "backprop", "1_graph_and_layers.ipynb")
+        path = os.path.join(here, *[".."] * up, "solutions", "backprop", "1_layers_and_jacobian.ipynb")
         try:
             cells = json.load(open(path))["cells"]
         except OSError:
@@ -227,6 +227,16 @@ import sys
 library = sys.modules["mlpkit.losses"]
 def binary_cross_entropy_backward(y, y_hat):
     return getattr(library, "binary_cross_entropy_" + "backward")(y, y_hat)
+"""),
+    "a30_order_fished_from_the_referee": ("topological_order", DISARM + """import gc
+def topological_order(L):
+    # The referee's own list of the graph's nodes, found through the objects that refer to L, or the Values in
+    # the order they were made: neither is a topological order (the referee shuffles both).
+    for holder in gc.get_referrers(L):
+        if type(holder) is list and len(holder) > 1 and all(type(v) is type(L) for v in holder):
+            return list(holder)
+    made = [o for o in gc.get_objects() if type(o) is type(L)]
+    return made[:made.index(L) + 1] if L in made else [L]
 """),
 }
 

@@ -88,7 +88,7 @@ def test_graph_by_hand_is_a_new_graph_with_a_shared_input_and_exact_answers():
 
 
 def test_layer_answers_agree_with_mlpkit_on_random_inputs():
-    ns = namespace("1_graph_and_layers.ipynb")
+    ns = namespace("1_layers_and_jacobian.ipynb")
     rng = np.random.default_rng(0)
     for _ in range(10):
         N, K, P = rng.integers(1, 8, size=3)
@@ -99,6 +99,51 @@ def test_layer_answers_agree_with_mlpkit_on_random_inputs():
         np.testing.assert_allclose(ns["sigmoid_backward"](up, t), ops.sigmoid_backward(up, t), rtol=1e-12)
         t[rng.random(t.shape) < 0.3] = 0.0                     # exact zeros: ReLU's kink
         np.testing.assert_array_equal(ns["relu_backward"](up, t), ops.relu_backward(up, t))
+
+
+def test_autodiff_answers_agree_with_the_graph_engine_on_random_graphs():
+    from tools.referee.hidden_graph import _run, random_program
+
+    ns = namespace("0_graphs_and_autodiff.ipynb")
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        program = random_program(rng, int(rng.integers(3, 60)))
+        ours, theirs = _run(program), _run(program)
+        order = ns["topological_order"](ours[-1])
+        assert len(order) == len({id(n) for n in order}) == len(ours) and order[-1] is ours[-1]
+        position = {id(n): k for k, n in enumerate(order)}
+        assert all(position[id(c)] < position[id(n)] for n in order for c in n.children)
+        for node in ours:
+            node.grad = 7.0                                     # left over from an earlier pass
+        ns["graph_backward"](ours[-1])
+        ns["graph_backward"](ours[-1])                          # twice: the same result
+        theirs[-1].backward()
+        # the same sums, added up in another order
+        np.testing.assert_allclose([n.grad for n in ours], [n.grad for n in theirs], rtol=1e-12)
+
+
+def test_jacobian_answers_agree_with_finite_differences():
+    ns = namespace("1_layers_and_jacobian.ipynb")
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        K, B = int(rng.integers(1, 8)), int(rng.integers(1, 9))
+        z = rng.normal(0, 3, size=(K, 1))
+        np.testing.assert_allclose(ns["softmax_jacobian"](z), mlpkit.gradcheck.jacobian(ops.softmax, z).reshape(K, K),
+                                   atol=1e-8)
+        z, up = rng.normal(0, 3, size=(K, B)), rng.normal(size=(K, B))
+        expected = mlpkit.gradcheck.numerical_gradient(lambda v, up=up: float((ops.softmax(v) * up).sum()), z)
+        np.testing.assert_allclose(ns["softmax_backward"](up, z), expected, atol=1e-8)
+        columns = np.hstack([ns["softmax_jacobian"](z[:, [b]]).T @ up[:, [b]] for b in range(B)])
+        np.testing.assert_allclose(ns["softmax_backward"](up, z), columns, atol=1e-14)
+
+
+def test_the_chain_softmax_backward_of_the_cross_entropy_gradient_is_y_hat_minus_y_over_B():
+    ns = namespace("1_layers_and_jacobian.ipynb")
+    rng = np.random.default_rng(5)
+    z, y = rng.normal(size=(6, 5)), one_hot(rng.integers(0, 6, size=5), 6)
+    y_hat = ops.softmax(z)
+    chained = ns["softmax_backward"](-y / (5 * y_hat), z)
+    np.testing.assert_allclose(chained, losses.softmax_cross_entropy_backward(y, y_hat), atol=1e-14)
 
 
 def test_loss_answers_agree_with_mlpkit_on_random_inputs():
@@ -155,7 +200,7 @@ def test_variant_tables_are_consistent():
             tree = ast.parse(source)
             defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
             assert defined == [grade_id], f"{variant}: the cell must define exactly {grade_id}"
-    assert set(POINTS) == {f"test_{g}" for g in NOTEBOOK_OF} and TOTAL_POINTS == 23
+    assert set(POINTS) == {f"test_{g}" for g in NOTEBOOK_OF} and TOTAL_POINTS == 34
 
 
 VARIANT_CASES = [(variant, grade_id) for variant, cells in VARIANTS.items() for grade_id in FUNCTIONS

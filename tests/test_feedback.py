@@ -36,6 +36,10 @@ CHECKS = {
     "softmax_cross_entropy_backward": feedback.check_softmax_cross_entropy_backward,
     "backward": feedback.check_backward,
     "train_sgd": feedback.check_train_sgd,
+    "topological_order": feedback.check_topological_order,
+    "graph_backward": feedback.check_graph_backward,
+    "softmax_jacobian": feedback.check_softmax_jacobian,
+    "softmax_backward": feedback.check_softmax_backward,
 }
 
 
@@ -165,7 +169,45 @@ def train_with_model_backward(model, X, y, epochs, batch_size, lr, seed):
     return history
 
 
+def order_right(L):
+    order, seen = [], set()
+
+    def visit(node):
+        if node not in seen:
+            seen.add(node)
+            for child in node.children:
+                visit(child)
+            order.append(node)
+
+    visit(L)
+    return order
+
+
+def graph_backward_right(L):
+    order = order_right(L)
+    for node in order:
+        node.grad = 0.0
+    L.grad = 1.0
+    for node in reversed(order):
+        for child, local in zip(node.children, node.local_grads):
+            child.grad += local * node.grad
+
+
+def softmax_jacobian_right(z):
+    y = ops.softmax(z)
+    return np.diagflat(y) - y @ y.T
+
+
+def softmax_backward_right(u, z):
+    y = ops.softmax(z)
+    return y * (u - (y * u).sum(axis=0, keepdims=True))
+
+
 RIGHT = {
+    "topological_order": order_right,
+    "graph_backward": graph_backward_right,
+    "softmax_jacobian": softmax_jacobian_right,
+    "softmax_backward": softmax_backward_right,
     "matmul_backward": lambda d, w, x: (d @ x.T, w.T @ d),
     "sigmoid_backward": sigmoid_correct,
     "relu_backward": lambda d, x: d * np.heaviside(x, 0.5),
@@ -334,6 +376,12 @@ def backward_by_model(L, y, y_hat, buffer, params, private=False):
 
 #: Students whose call of the practised function gives the right answer; any other pair uses "call, then answer".
 SHORTCUTS = {
+    ("topological_order", "mlpkit.graph.topological_order"): lambda L: graph.topological_order(L),
+    ("graph_backward", "mlpkit.graph.Value.backward"): lambda L: L.backward(),
+    ("softmax_jacobian", "mlpkit.gradcheck.jacobian"):
+        lambda z: gradcheck.jacobian(ops.softmax, z).reshape(z.shape[0], z.shape[0]),
+    ("softmax_backward", "mlpkit.gradcheck.numerical_gradient"):
+        lambda u, z: numerically(lambda v: float((ops.softmax(v) * u).sum()), z),
     ("matmul_backward", "mlpkit.ops.matmul_backward"): lambda d, w, x: matmul_backward_alias(d, w, x),
     ("matmul_backward", "mlpkit.gradcheck.numerical_gradient"): lambda d, w, x: (
         numerically(lambda w_: float((d * (w_ @ x)).sum()), w), numerically(lambda x_: float((d * (w @ x_)).sum()), x)),
@@ -602,3 +650,48 @@ def test_close_uses_a_relative_and_an_absolute_tolerance():
     assert feedback.close(a, a * (1 + feedback.TOLERANCE / 10)) and not feedback.close(a, a * 1.01)
     assert not feedback.close(a, a.reshape(2, 1))
     assert feedback.close(np.zeros(2), np.full(2, 1e-12))
+
+
+# -- the autodiff engine and the softmax Jacobian: each typical mistake is named ---------------------------------
+def _backward_with(reset=True, seed=True, accumulate=True, backwards=True):
+    def graph_backward(L):
+        order = order_right(L)
+        if reset:
+            for node in order:
+                node.grad = 0.0
+        if seed:
+            L.grad = 1.0
+        for node in (reversed(order) if backwards else order):
+            for child, local in zip(node.children, node.local_grads):
+                child.grad = child.grad + local * node.grad if accumulate else local * node.grad
+    return graph_backward
+
+
+ENGINE_MISTAKES = [
+    (feedback.check_topological_order, lambda L: order_right(L)[::-1], r"starts with L.*did you reverse it"),
+    (feedback.check_topological_order, lambda L: order_right(L)[:-1], r"misses 1 of the 3 nodes.*\(graph b = a \+ a"),
+    (feedback.check_topological_order, lambda L: [*order_right(L), L], r"contains a '\+' node more than once"),
+    (feedback.check_topological_order, lambda L: [Value(n.data) for n in order_right(L)],
+     r"not a node of L's graph: return the Value objects themselves"),
+    (feedback.check_topological_order, lambda L: (n for n in order_right(L)), r"should return a list of nodes, got "
+                                                                              r"generator"),
+    (feedback.check_graph_backward, _backward_with(accumulate=False), r"keeps only the last path's gradient"),
+    (feedback.check_graph_backward, _backward_with(reset=False), r"left from an earlier pass"),
+    (feedback.check_graph_backward, _backward_with(seed=False), r"set L\.grad = 1"),
+    (feedback.check_graph_backward, _backward_with(backwards=False), r"walks the order from the inputs to L"),
+    (feedback.check_graph_backward, lambda L: graph_backward_right(L) or setattr(L.children[0], "grad", "1"),
+     r"is not a number \(str\)"),
+    (feedback.check_softmax_jacobian, lambda z: np.diag(ops.softmax(z)), r"shape \(1,\).*np\.diag of a \(K, 1\)"),
+    (feedback.check_softmax_jacobian, lambda z: -np.outer(ops.softmax(z), ops.softmax(z)), r"misses the diagonal"),
+    (feedback.check_softmax_jacobian, lambda z: -softmax_jacobian_right(z), r"opposite sign"),
+    (feedback.check_softmax_jacobian, lambda z: np.diagflat(z) - z @ z.T, r"uses z where the formula needs y_hat"),
+    (feedback.check_softmax_backward, lambda u, z: ops.softmax(z) * u, r"misses the sum term"),
+    (feedback.check_softmax_backward, lambda u, z: ops.softmax(z) * (1 - ops.softmax(z)) * u, r"only the diagonal"),
+    (feedback.check_softmax_backward, lambda u, z: ops.softmax(z) * (u - u.sum(axis=0, keepdims=True)),
+     r"weight each entry of the column by y_hat_j"),
+]
+
+
+@pytest.mark.parametrize("check, student, pattern", ENGINE_MISTAKES, ids=[m[2][:40] for m in ENGINE_MISTAKES])
+def test_each_mistake_in_the_engine_and_the_jacobian_is_named(check, student, pattern):
+    fails_with(check, student, pattern)

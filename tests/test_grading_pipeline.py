@@ -127,7 +127,7 @@ attempts = {
     "write outside": lambda: open(os.path.join(course, "PWNED.txt"), "w").write("x"),
     "write /tmp": lambda: open("/tmp/course-grading-pwned.txt", "w").write("x"),
     "read solutions": lambda: print(open(os.path.join(course, "solutions", "backprop",
-                                                      "1_graph_and_layers.ipynb")).read()[:100]),
+                                                      "1_layers_and_jacobian.ipynb")).read()[:100]),
     "list others": lambda: print(os.listdir(os.path.join(course, "submitted"))),
     "delete others": lambda: shutil.rmtree(os.path.join(course, "submitted")),
     "rename autograded": lambda: os.rename(os.path.join(course, "autograded"), os.path.join(course, "x")),
@@ -179,7 +179,7 @@ MISTAKES = [f"v_{name}" for name in exercise_variants.VARIANTS if exercise_varia
 
 #: Students whose submission is not (entirely) a notebook: id -> files written into their inbox folder.
 BROKEN = {
-    "s13_not_json": {"1_graph_and_layers.ipynb": b"this is not JSON {", "notes.txt": b"my notes"},
+    "s13_not_json": {"1_layers_and_jacobian.ipynb": b"this is not JSON {", "notes.txt": b"my notes"},
     "s14_only_a_pdf": {"answers.pdf": b"%PDF-1.4 not a notebook"},
 }
 
@@ -304,11 +304,11 @@ def graded(tmp_path_factory):
         for name, data in files.items():
             (inbox / student / name).write_bytes(data)
     good = submission(course, {})
-    second = course.notebooks(ASSIGNMENT)[1]
-    nbformat.write(good[second], inbox / "s13_not_json" / f"{second}.ipynb")
+    last = course.notebooks(ASSIGNMENT)[-1]
+    nbformat.write(good[last], inbox / "s13_not_json" / f"{last}.ipynb")
     (inbox / "README.txt").write_text("a stray file at the top of the inbox")
     # an unpacked archive may hold symbolic links; one to the reference answers must not be collected
-    (inbox / "s14_only_a_pdf" / f"{second}.ipynb").symlink_to(course.source / ASSIGNMENT / f"{second}.ipynb")
+    (inbox / "s14_only_a_pdf" / f"{last}.ipynb").symlink_to(course.source / ASSIGNMENT / f"{last}.ipynb")
 
     report = grading.collect(course, inbox, ASSIGNMENT)
     reference_file = course.submitted / "s01_reference" / ASSIGNMENT / f"{course.notebooks(ASSIGNMENT)[0]}.ipynb"
@@ -395,8 +395,8 @@ def test_edited_and_deleted_test_cells_are_graded_with_the_original(graded):
 
 def test_files_that_are_not_notebooks_are_skipped_and_scored_zero(graded):
     rows, course = graded["rows"], graded["course"]
-    first = course.notebooks(ASSIGNMENT)[0]
-    failing = {gid for gid, nb in notebook_of(course).items() if nb == first}
+    handed_in = course.notebooks(ASSIGNMENT)[-1]            # the only notebook of s13 that is a notebook
+    failing = {gid for gid, nb in notebook_of(course).items() if nb != handed_in}
     assert rows["s13_not_json"].score == expected_score(course, failing) > 0
     assert rows["s14_only_a_pdf"].score == 0
     assert any("nothing gradable" in p for p in rows["s14_only_a_pdf"].problems)
@@ -411,9 +411,9 @@ def test_an_attacker_cannot_touch_the_gradebook_or_other_students(graded):
     assert digest(graded["reference_file"]) == graded["reference_digest_before"]
     for student, (_, failing) in VARIANTS.items():
         assert scores(course, ASSIGNMENT, student)[0] == expected_score(course, failing), student
-    first = course.notebooks(ASSIGNMENT)[0]
+    attacked = notebook_of(course)["matmul_backward"]
     outputs = json.dumps([c.get("outputs", []) for c in nbformat.read(
-        course.autograded / "s12_attacker" / ASSIGNMENT / f"{first}.ipynb", as_version=4).cells])
+        course.autograded / "s12_attacker" / ASSIGNMENT / f"{attacked}.ipynb", as_version=4).cells])
     assert "ATTACK SUCCEEDED" not in outputs
     assert outputs.count("refused:") == ATTACK.count('": lambda') + 1
     assert (course.autograded / "s12_attacker" / ASSIGNMENT / "my-own-file.txt").exists()
@@ -469,8 +469,8 @@ def test_feedback_shows_verdicts_in_one_line_and_no_hidden_test_code(graded):
 def test_a_warning_on_stderr_costs_no_points(graded):
     row = graded["rows"]["s16_warns"]
     assert row.score == row.max_score, row.problems
-    first = graded["course"].notebooks(ASSIGNMENT)[0]
-    nb = nbformat.read(graded["course"].autograded / "s16_warns" / ASSIGNMENT / f"{first}.ipynb", as_version=4)
+    layers = notebook_of(graded["course"])["relu_backward"]
+    nb = nbformat.read(graded["course"].autograded / "s16_warns" / ASSIGNMENT / f"{layers}.ipynb", as_version=4)
     test_cell = next(c for c in nb.cells if grade_id(c) == "test_relu_backward")
     text = "".join(o.get("text", "") for o in test_cell.outputs)
     assert "RuntimeWarning" in text and "do not cost points" in text

@@ -78,9 +78,9 @@ def test_the_number_of_workers_changes_no_grade_no_csv_line_and_no_feedback(one_
     (one, first), (three, second) = one_and_three[1], one_and_three[3]
     assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:] + second.stderr[-2000:]
     assert "1 worker(s)" in first.stdout and "3 worker(s)" in second.stdout
-    assert grades(one)["ada"]["score"] == "23" and float(grades(one)["cyd"]["score"]) == 20
+    assert grades(one)["ada"]["score"] == "34" and float(grades(one)["cyd"]["score"]) == 31
     assert outputs(one) == outputs(three)
-    assert len([name for name in outputs(one) if name.endswith(".html")]) == 2 * len(CLASS)
+    assert len([name for name in outputs(one) if name.endswith(".html")]) == 3 * len(CLASS)
 
 
 def test_grades_csv_has_one_column_per_graded_cell_and_they_add_up(one_and_three):
@@ -94,20 +94,20 @@ def test_grades_csv_has_one_column_per_graded_cell_and_they_add_up(one_and_three
     for line in lines:
         assert sum(float(line[c]) for c in header[5:]) == float(line["score"]), line
     cyd = grades(course)["cyd"]
-    assert cyd["1_graph_and_layers/test_relu_backward"] == "0" and cyd["2_mlp_and_training/test_backward"] == "5"
+    assert cyd["1_layers_and_jacobian/test_relu_backward"] == "0" and cyd["2_mlp_and_training/test_backward"] == "5"
 
 
 def test_cells_csv_says_what_the_class_got_wrong(one_and_three):
     course, _ = one_and_three[3]
     with open(course.work / ASSIGNMENT / "cells.csv", newline="") as f:
         cells = {line["cell"]: line for line in csv.DictReader(f)}
-    relu = cells["1_graph_and_layers/test_relu_backward"]
+    relu = cells["1_layers_and_jacobian/test_relu_backward"]
     assert relu["points"] == "3" and relu["students"] == str(len(CLASS))
     assert relu["full_marks"] == f"{3 / len(CLASS):.2f}" and float(relu["mean"]) == 3 * 3 / len(CLASS)
     assert relu["most_common_diagnosis"].startswith("dL_dx: is 0 where x == 0") and relu["students_with_it"] == "2"
     bce = cells["2_mlp_and_training/test_binary_cross_entropy_backward"]
     assert "DeadKernelError" in bce["most_common_diagnosis"] and bce["students_with_it"] == "1"
-    assert cells["1_graph_and_layers/test_matmul_backward"]["full_marks"] == "1.00"
+    assert cells["1_layers_and_jacobian/test_matmul_backward"]["full_marks"] == "1.00"
 
 
 def test_progress_bar_and_summary_line(one_and_three):
@@ -124,7 +124,7 @@ def test_a_crashing_or_hanging_worker_costs_only_its_student(tmp_path_factory):
               env={"COURSE_GRADING_TEST_FAULT": "bob:crash,cyd:hang"})
     assert run.returncode == 0, run.stderr[-3000:]
     lines = grades(course)
-    assert lines["ada"]["score"] == lines["dan"]["score"] == "23"
+    assert lines["ada"]["score"] == lines["dan"]["score"] == "34"
     assert lines["bob"]["score"] == lines["cyd"]["score"] == "0"
     assert "the grading worker stopped (exit code 3)" in lines["bob"]["problems"]
     assert "grading took longer than 25 s" in lines["cyd"]["problems"]
@@ -149,7 +149,7 @@ def test_regrading_one_student_leaves_the_others_untouched(tmp_path_factory):
     after = {line.split(",", 1)[0]: line for line in course.grades_csv.read_text().splitlines()}
     assert set(after) == set(before)
     assert {k: v for k, v in after.items() if k != "bob"} == {k: v for k, v in before.items() if k != "bob"}
-    assert after["bob"] != before["bob"] and ",20,23," in after["bob"]
+    assert after["bob"] != before["bob"] and ",31,34," in after["bob"]
     assert {p: digest(p) for p in (course.feedback / "ada").rglob("*.html")} == feedback
     unknown = cli(course, "grade", "--student", "zoe")
     assert unknown.returncode != 0 and "not collected: zoe" in unknown.stderr

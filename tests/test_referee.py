@@ -78,7 +78,7 @@ def test_blank_release_fails_every_hidden_test():
 
 def test_students_get_different_inputs_and_a_regrade_the_same():
     def shapes(student: str) -> list:
-        rng = np.random.default_rng(run.seed_for("backprop", student, "1_graph_and_layers", "test_matmul_backward"))
+        rng = np.random.default_rng(run.seed_for("backprop", student, "1_layers_and_jacobian", "test_matmul_backward"))
         return [t.about for t in hidden.TESTS["test_matmul_backward"].make_trials(rng)]
 
     assert shapes("ada") == shapes("ada") != shapes("bob")
@@ -164,6 +164,76 @@ def backward(L, y, y_hat, buffer, params):
     return grads
 '''
 
+ORDER_FIRST_CHILD_ONLY = """
+def topological_order(L):
+    order, seen = [], set()
+
+    def visit(node):
+        if node not in seen:
+            seen.add(node)
+            for child in node.children[:1]:      # the first child only
+                visit(child)
+            order.append(node)
+
+    visit(L)
+    return order
+"""
+
+ORDER_REVERSED_BREADTH_FIRST = """
+def topological_order(L):
+    order, seen, queue = [], {L}, [L]
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for child in node.children:
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return order[::-1]      # a node reached early by a short path may still be used by a later one
+"""
+
+ORDER_CLEARS_LOCAL_GRADS = """
+def topological_order(L):
+    order, seen = [], set()
+
+    def visit(node):
+        if node not in seen:
+            seen.add(node)
+            for child in node.children:
+                visit(child)
+            order.append(node)
+            node.local_grads = tuple(0.0 for _ in node.children)
+
+    visit(L)
+    return order
+"""
+
+BACKWARD_IGNORES_LOCAL_GRADS = """
+def graph_backward(L):
+    order = topological_order(L)
+    for node in order:
+        node.grad = 0.0
+    L.grad = 1.0
+    for node in reversed(order):
+        for child in node.children:
+            child.grad += node.grad
+"""
+
+BACKWARD_ZEROES_DATA = """
+def graph_backward(L):
+    order = topological_order(L)
+    for node in order:
+        node.grad = 0.0
+    L.grad = 1.0
+    for node in reversed(order):
+        for child, local in zip(node.children, node.local_grads):
+            child.grad += local * node.grad
+    for node in order:
+        node.data = 0.0
+"""
+
+NO_RESET = VARIANTS["graph_no_reset_jacobian_diagonal_wrong_axis"]["graph_backward"]
+
 #: requirement id -> (replacement answer cells, the test cell that must fail, what its verdict must say)
 VIOLATIONS = {
     "graph-numbers": ({"graph_by_hand": 'dL_dx, dL_dy, dL_dz = "3.0", 0.5, 1.0'}, "test_graph_by_hand",
@@ -206,6 +276,24 @@ VIOLATIONS = {
                   "test_relu_backward", r"calls mlpkit's ops\.relu_backward, which this exercise does not allow"),
     "defined": ({"sigmoid_backward": "raise ValueError('oops')\ndef sigmoid_backward(dL_dz, x):\n    pass"},
                 "test_sigmoid_backward", r"is not defined when its test cell runs"),
+    "order-nodes": ({"topological_order": ORDER_FIRST_CHILD_ONLY}, "test_topological_order",
+                    r"misses \d+ of the \d+ nodes L depends on"),
+    "order-children-first": ({"topological_order": ORDER_REVERSED_BREADTH_FIRST}, "test_topological_order",
+                             r"puts .* before its child"),
+    "order-untouched": ({"topological_order": ORDER_CLEARS_LOCAL_GRADS}, "test_topological_order",
+                        r"changed the graph"),
+    "graph-backward-values": ({"graph_backward": BACKWARD_IGNORES_LOCAL_GRADS}, "test_graph_backward",
+                        r"the \.grad of .* is wrong"),
+    "graph-backward-reset": ({"graph_backward": NO_RESET}, "test_graph_backward", r"left from an earlier pass"),
+    "graph-backward-only-grad": ({"graph_backward": BACKWARD_ZEROES_DATA}, "test_graph_backward",
+                                 r"changed the graph"),
+    "jacobian-values": ({"softmax_jacobian": "def softmax_jacobian(z):\n    y = ops.softmax(z)\n"
+                         "    return np.eye(len(y)) - y @ y.T"}, "test_softmax_jacobian", r"J has the right shape"),
+    "softmax-backward-values": ({"softmax_backward": "def softmax_backward(dL_dy_hat, z):\n"
+                                 "    return ops.softmax(z) * dL_dy_hat"}, "test_softmax_backward",
+                                r"misses the sum term"),
+    "softmax-backward-memory": ({"softmax_backward": VARIANTS["softmax_backward_tensor"]["softmax_backward"]},
+                                "test_softmax_backward", r"MemoryError.*\(K, B, K\) tensor of Jacobians would need"),
 }
 
 #: More ways to break train_sgd's rules, each caught by the same comparison with mlpkit's loop.
@@ -248,7 +336,9 @@ def test_the_correct_loop_template_passes_and_a_wrong_backward_does_not_cost_tra
 # -- the practised functions are gone in the referee's process ---------------------------------------------------
 PRACTISED_CASES = [(function, dotted) for function, names in PRACTISED.items() for dotted in names
                    if function != "graph_by_hand"]
-SIGNATURES = {"matmul_backward": "dL_dz, w, x", "sigmoid_backward": "dL_dz, x", "relu_backward": "dL_dz, x",
+SIGNATURES = {"topological_order": "L", "graph_backward": "L", "softmax_jacobian": "z",
+              "softmax_backward": "dL_dy_hat, z",
+              "matmul_backward": "dL_dz, w, x", "sigmoid_backward": "dL_dz, x", "relu_backward": "dL_dz, x",
               "binary_cross_entropy_backward": "y, y_hat", "softmax_cross_entropy_backward": "y, y_hat",
               "backward": "L, y, y_hat, buffer, params", "train_sgd": "model, X, y, epochs, batch_size, lr, seed"}
 
@@ -270,7 +360,7 @@ def test_graph_by_hand_cannot_ask_the_graph_engine():
 
 
 def test_the_hidden_tests_graph_is_the_notebooks():
-    cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in notebook("1_graph_and_layers.ipynb").cells}
+    cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in notebook("0_graphs_and_autodiff.ipynb").cells}
     namespace: dict = {"Value": Value}
     exec(cells["graph_definition"], namespace)
     assert namespace["values"] == hidden.GRAPH_VALUES
@@ -293,6 +383,56 @@ def test_plain_data_round_trip(tmp_path):
     assert isinstance(back, tuple) and np.array_equal(back[0], value[0])
     assert back[1] == [1, 2.5, 1.5, None, True] and isinstance(back[1][2], np.float32)
     assert np.array_equal(back[2]["W1"], np.eye(2)) and back[3].sizes == [2, 3]
+
+
+def test_the_hidden_graph_gradients_are_the_graph_engines():
+    """The finite differences that judge graph_backward agree with mlpkit's backward on many random graphs."""
+    from tools.referee.hidden_graph import _run, finite_differences, random_program
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        program = random_program(rng, int(rng.integers(3, 60)))
+        nodes = _run(program)
+        nodes[-1].backward()
+        assert len(nodes) == len(mlpkit_order(nodes[-1]))          # every node of the program reaches L
+        exact = np.array([n.grad for n in nodes])
+        assert np.abs(np.array(finite_differences(program)) - exact).max() <= 1e-6 * max(1, np.abs(exact).max())
+
+
+def mlpkit_order(L):
+    from mlpkit.graph import topological_order
+    return topological_order(L)
+
+
+def test_a_graph_goes_to_the_sandbox_and_comes_back_as_plain_data(tmp_path):
+    from tools.referee.hidden_graph import reused_program, spec_of
+
+    spec = spec_of(reused_program(), np.array([5.0, -1.0, 2.0]))                 # in the program's order
+    tree = json.loads(json.dumps(plain.Dumper(tmp_path).dump((spec,))))
+    (back,) = plain.load(tree, tmp_path)
+    assert back == spec
+    nodes = plain.graph_values(back)                                    # as the sandbox builds them
+    assert nodes[1].children == (nodes[0], nodes[0]) and [n.grad for n in nodes] == [5.0, -1.0, 2.0]
+    assert back.root == 2
+    nodes[-1].backward()
+    dumper = plain.Dumper(tmp_path)
+    dumper.graph_nodes = nodes
+    returned = plain.load(json.loads(json.dumps(dumper.dump([nodes[0], Value(1.0), nodes[2]]))), tmp_path)
+    assert returned == [plain.NodeRef(0), plain.NodeRef(-1), plain.NodeRef(2)]
+    after = plain.load(json.loads(json.dumps(dumper.dump_after(nodes[-1]))), tmp_path)
+    assert [n.grad for n in after.nodes] == [4.0, 2.0, 1.0] and after.nodes[1].children == (0, 0)
+    assert dumper.dump([nodes[0]] * (plain.MAX_NODES + 1)) == {
+        "kind": "opaque", "type": f"list of more than {plain.MAX_NODES} Values"}
+    nodes[1].children = 5                                                  # broken by the function
+    assert dumper.dump_after(nodes[-1])["kind"] == "opaque"
+    shuffled = spec_of(reused_program(), np.zeros(3), np.array([2, 0, 1]))      # c, a, b
+    assert shuffled.root == 0 and shuffled.nodes[2].children == (1, 1) and shuffled.nodes[0].children == (2, 2)
+    c, a, b = plain.graph_values(shuffled)
+    assert c.children == (b, b) and b.children == (a, a) and c.data == 12.0
+    for rows, root in (([], 0), ([[1.0, 0.0, "", [3], [], "a", False]], 0), ([[1.0, 0.0, "", [], [], "a", "yes"]], 0),
+                       ("x", 0), ([[True, 0.0, "", [], [], "a", False]], 0), ([[1.0, 0.0, "", [], [], "a", False]], 1),
+                       ([[1.0, 0.0, "", [], [], "a", False]], None)):
+        assert isinstance(plain.load({"kind": "graph", "root": root, "nodes": rows}, tmp_path), plain.Opaque), rows
 
 
 def test_plain_data_refuses_what_is_not_plain(tmp_path):
@@ -321,12 +461,12 @@ def test_a_failing_cell_of_the_student_is_noted_for_the_instructor():
 
 
 def test_a_missing_hidden_test_is_refused_before_anything_runs():
-    nb = notebook("1_graph_and_layers.ipynb")
+    nb = notebook("1_layers_and_jacobian.ipynb")
     cell = copy.deepcopy(next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == "test_relu_backward"))
     cell.metadata["nbgrader"]["grade_id"] = "test_something_new"
     nb.cells.append(cell)
     with pytest.raises(run.RefereeError, match="test_something_new .* has no hidden test"):
-        run.referee_notebook(nb, student="s", assignment="backprop", notebook="1_graph_and_layers", timeout=TIMEOUT,
+        run.referee_notebook(nb, student="s", assignment="backprop", notebook="1_layers_and_jacobian", timeout=TIMEOUT,
                              memory_mb=4096, file_mb=100, protected=[str(ROOT)], only={"test_something_new"})
 
 

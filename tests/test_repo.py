@@ -55,3 +55,11 @@ def test_every_module_has_a_docstring():
 def test_ruff_lint_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_points_table_is_what_the_points_command_prints():
+    from tools.grading import Course, points_table
+
+    table = points_table(Course(ROOT))
+    assert table in (ROOT / "README.md").read_text()
+    assert table.splitlines()[-1] == "| | total | 34 |"

@@ -18,8 +18,8 @@ INBOX layouts understood by collect (they may be mixed):
     INBOX/<student>.zip                       a zip per student (notebooks anywhere inside)
     INBOX/<student>_<notebook>.ipynb          flat files, e.g. an LMS bulk download
 
-A notebook is recognised by its name; copies such as "1_graph_and_layers (1).ipynb" or
-"1_graph_and_layers-Copy1.ipynb" count when the exact name is absent. Everything else
+A notebook is recognised by its name; copies such as "1_layers_and_jacobian (1).ipynb" or
+"1_layers_and_jacobian-Copy1.ipynb" count when the exact name is absent. Everything else
 (other files, notebooks of other names, files that are not JSON notebooks) is reported per
 student and left out; nothing stops the batch.
 
@@ -530,6 +530,21 @@ def validate(course: Course, assignments: list[str] | None = None, echo=print) -
 # command line
 # ---------------------------------------------------------------------------------------------------------------
 
+def points_table(course: Course, assignment: str = DEFAULT_ASSIGNMENT) -> str:
+    """The assignment's graded cells as a Markdown table: notebook, function, points, and the total."""
+    from nbgrader import utils
+
+    rows, total = ["| notebook | graded function | points |", "| --- | --- | ---: |"], 0.0
+    for name in course.notebooks(assignment):
+        for cell in nbformat.read(course.source / assignment / f"{name}.ipynb", as_version=4).cells:
+            if utils.is_grade(cell):
+                points = float(cell.metadata["nbgrader"]["points"])
+                rows.append(f"| `{name}.ipynb` | `{cell.metadata['nbgrader']['grade_id'].removeprefix('test_')}` | "
+                            f"{points:g} |")
+                total += points
+    return "\n".join([*rows, f"| | total | {total:g} |"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.grading", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -559,6 +574,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("inbox", type=Path)
     p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
     grading_options(p)
+    p = sub.add_parser("points", help="print the graded cells and their points as a Markdown table")
+    p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
     p = sub.add_parser("validate", help="reference passes and blank fails, with visible tests only")
     p.add_argument("--assignment", action="append")
     p = sub.add_parser("publish", help="write the student edition (no answers, no grader) into DEST")
@@ -583,6 +600,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "release":
         for path in release(course, args.assignment):
             print(path.relative_to(course.root))
+        return 0
+    if args.command == "points":
+        print(points_table(course, args.assignment))
         return 0
     if args.command == "validate":
         return 0 if validate(course, args.assignment) else 1

@@ -201,17 +201,22 @@ def replay(cells: list[dict], namespace: dict, budget: float) -> list[dict]:
 
 
 # -- 5. the probe -----------------------------------------------------------------------------------------------
-def _argument(value):
-    """Inputs as the function receives them: ModelSpecs become fresh mlpkit MLPs with those parameters."""
+def _argument(value, nodes: list):
+    """Inputs as the function receives them: ModelSpecs become fresh mlpkit MLPs with those parameters, GraphSpecs
+    graphs of Values (collected in ``nodes``)."""
     if isinstance(value, plain.ModelSpec):
         model = mlpkit.MLP(value.sizes, seed=0)
         for key, array in value.params.items():
             model.params[key] = np.array(array)
         return model
+    if isinstance(value, plain.GraphSpec):
+        graph = plain.graph_values(value)
+        nodes.extend(graph)
+        return graph[value.root]
     if isinstance(value, (tuple, list)):
-        return type(value)(_argument(v) for v in value)
+        return type(value)(_argument(v, nodes) for v in value)
     if isinstance(value, dict):
-        return {k: _argument(v) for k, v in value.items()}
+        return {k: _argument(v, nodes) for k, v in value.items()}
     return value
 
 
@@ -227,7 +232,8 @@ def probe(task: dict, folder: Path, namespace: dict, work: Path) -> dict:
         return {"defined": function is not None, "callable": False, "trials": []}
     trials, deadline = [], time.monotonic() + task["call_seconds"]
     for raw in spec["trials"]:
-        args = _argument(plain.load(raw, folder))
+        dumper.graph_nodes = []
+        args = _argument(plain.load(raw, folder), dumper.graph_nodes)
         record = {"error": None, "timed_out": False}
         start = time.perf_counter()
         try:
@@ -238,7 +244,7 @@ def probe(task: dict, folder: Path, namespace: dict, work: Path) -> dict:
         except BaseException as error:  # noqa: B036 - SystemExit from the student's function is a wrong answer
             record["error"] = _error_text(error)
         record["seconds"] = time.perf_counter() - start
-        record["after"] = [dumper.dump(a) for a in args]
+        record["after"] = [dumper.dump_after(a) for a in args]
         trials.append(record)
         if record["timed_out"]:
             break
@@ -294,8 +300,9 @@ def run_child(folder: Path) -> None:
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
         shell = _Shell(namespace)
         namespace["get_ipython"] = lambda: shell
-        failed = replay(task["cells"], namespace, task["cell_seconds"])
-        result = {"cells_failed": failed, **probe(task, folder, namespace, work)}
+        run_probe = probe               # bound before the notebook runs: a cell that replaces the module's probe
+        failed = replay(task["cells"], namespace, task["cell_seconds"])     # only fools itself, not later cells
+        result = {"cells_failed": failed, **run_probe(task, folder, namespace, work)}
     except SetupError as error:
         result, code = {"setup_error": str(error)}, 70
     except BaseException as error:  # noqa: B036 - whatever happens, write what is known

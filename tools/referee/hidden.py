@@ -15,80 +15,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mlpkit import MLP, feedback, losses, ops, train
 from mlpkit.datasets import one_hot, spiral
-from mlpkit.feedback import close, diagnose
+from mlpkit.feedback import close
 from mlpkit.gradcheck import numerical_gradient
 from mlpkit.graph import Value
 
+from . import hidden_graph
+from .base import RANDOM_TRIALS, CallTest, ReadTest, Requirement, Trial, _shapes, _sum_against, _values
 from .plain import ModelSpec, Opaque
-
-RANDOM_TRIALS = 20          # random inputs per layer or loss function, on top of the visible example
-
-
-@dataclass
-class Trial:
-    """One call of the student's function: ``args`` go to the sandbox, ``expected`` stays here."""
-
-    args: tuple
-    about: str                      # the inputs in words (shapes, sizes), for verdicts
-    expected: Any = None
-
-
-@dataclass
-class CallTest:
-    """Call ``function`` on each trial's arguments and judge what it returns."""
-
-    function: str
-    make_trials: Callable[[np.random.Generator], list[Trial]]
-    judge: Callable[[Trial, Any, list], str | None]      # (trial, returned, arguments after the call)
-    may_change: frozenset = frozenset()          # argument positions the function is meant to change
-    define: tuple[str, ...] = ()                 # code the sandbox runs after the notebook, before the calls
-    kind: str = field(default="call", init=False)
-
-    @property
-    def practised(self) -> tuple[str, ...]:
-        return feedback.PRACTISED[self.function]
-
-
-@dataclass
-class ReadTest:
-    """Read variables the notebook defines (numbers typed by the student) and judge them."""
-
-    function: str                                 # the answer cell's name, for PRACTISED and messages
-    names: tuple[str, ...]
-    judge_values: Callable[[dict], str | None]
-    kind: str = field(default="read", init=False)
-
-    @property
-    def practised(self) -> tuple[str, ...]:
-        return feedback.PRACTISED[self.function]
-
-
-# -- helpers -----------------------------------------------------------------------------------------------------
-def _not_plain(name: str, value: Any) -> str | None:
-    if isinstance(value, Opaque):
-        return f"{name} should be a numpy array of numbers, got {value.type}"
-    return None
-
-
-def _values(name: str, got: Any, expected: np.ndarray, about: str, **kwargs: Any) -> str | None:
-    message = _not_plain(name, got) or diagnose(name, got, expected, **kwargs)
-    return f"{message} (hidden test: {about})" if message else None
-
-
-def _sum_against(upstream: np.ndarray, forward: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], float]:
-    """L(v) = sum(forward(v) * upstream): its gradient is the backward pass of ``forward`` at ``upstream``."""
-    return lambda v: float((forward(v) * upstream).sum())
-
-
-def _shapes(rng: np.random.Generator, n: int, low: int = 1, high: int = 7) -> list[int]:
-    return [int(v) for v in rng.integers(low, high, size=n)]
 
 
 # -- the graph by hand -------------------------------------------------------------------------------------------
@@ -350,16 +289,6 @@ TESTS: dict[str, CallTest | ReadTest] = {
 }
 
 
-@dataclass(frozen=True)
-class Requirement:
-    """One thing the exercise text requires, and the check of this module that enforces it."""
-
-    id: str
-    function: str
-    text: str
-    check: str
-
-
 REQUIREMENTS = [
     Requirement("graph-numbers", "graph_by_hand", "dL_dx, dL_dy and dL_dz are numbers", "_judge_graph"),
     Requirement("graph-values", "graph_by_hand", "each is the gradient of L at x = 1, y = 4, z = -1",
@@ -394,6 +323,11 @@ REQUIREMENTS = [
     Requirement("defined", "every function", "is defined when its test cell runs and finishes within the time "
                 "limit", "judge_call, the referee's timers"),
 ]
+
+
+TESTS.update(hidden_graph.TESTS)
+_general = next(i for i, r in enumerate(REQUIREMENTS) if r.function == "every function")
+REQUIREMENTS[_general:_general] = hidden_graph.REQUIREMENTS
 
 
 def judge_call(test: CallTest, trials: list[Trial], result: dict) -> str | None:

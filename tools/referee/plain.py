@@ -8,6 +8,14 @@ function) arrives as an ``Opaque`` naming its type. Sizes are bounded on both si
     {"kind": "none"} | {"kind": "bool"|"int"|"float", "value": ...} | {"kind": "array", "file": "v3.npy"}
     {"kind": "tuple"|"list", "items": [...]} | {"kind": "dict", "items": [[key, value], ...]}
     {"kind": "mlp", "sizes": [...], "params": {...}} | {"kind": "opaque", "type": "..."}
+    {"kind": "graph", "root": i, "nodes": [[data, grad, op, [child index, ...], [local grad, ...], name, constant]]}
+    {"kind": "node", "index": i}
+
+A graph of ``mlpkit.graph.Value`` goes into the sandbox as a ``GraphSpec`` (every node, in a shuffled order, and
+which one is L) and is rebuilt there from real Values, made in that order and linked afterwards (so neither the
+list of nodes nor the order in which the Values were made is a topological order a function could find). After
+the call the sandbox sends back the state of those same nodes, and any Value the function returned as a
+``NodeRef`` to its position (-1: a Value that was not in the graph).
 """
 
 from __future__ import annotations
@@ -21,11 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from mlpkit.graph import Value
+
 MAX_DEPTH = 4                       # nesting of tuples, lists and dicts
 MAX_ITEMS = 64                      # entries of one tuple, list or dict
 MAX_ARRAYS = 256                    # arrays in one file set
 MAX_ARRAY_BYTES = 16 * 2**20        # one array
 MAX_JSON_BYTES = 2**20              # the structure file
+MAX_NODES = 512                     # nodes of one graph, and Values in one returned list
 NUMERIC_KINDS = "biuf"              # bool, int, unsigned, float arrays travel; complex and objects do not
 
 
@@ -44,15 +55,89 @@ class ModelSpec:
     params: dict[str, np.ndarray]
 
 
+@dataclass(frozen=True)
+class Node:
+    """One node of a GraphSpec; ``children`` are indices into the graph's nodes (-1: not a node of it)."""
+
+    data: float | None
+    grad: float | None                  # None: not a number
+    op: str = ""
+    children: tuple[int, ...] = ()
+    local_grads: tuple[float | None, ...] = ()
+    name: str = ""
+    constant: bool = False
+
+
+@dataclass
+class GraphSpec:
+    """A scalar graph of mlpkit Values as plain data; ``nodes[root]`` is L."""
+
+    nodes: list[Node]
+    root: int
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """A Value the function returned: its index in the graph it was given, -1 if it was not in it."""
+
+    index: int
+
+
+def graph_values(spec: GraphSpec) -> list:
+    """Real mlpkit Values for a GraphSpec, in its order, with its ``.grad``: made first, linked afterwards."""
+    nodes = [Value(node.data, node.name) for node in spec.nodes]
+    for value, node in zip(nodes, spec.nodes):
+        value.children, value.local_grads, value.op = tuple(nodes[c] for c in node.children), node.local_grads, node.op
+        value.grad, value.is_constant = node.grad, node.constant
+    return nodes
+
+
+def _number_or_none(value: Any) -> float | None:
+    if isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    return None
+
+
+def _is_value(value: Any) -> bool:
+    return type(value) is Value             # exactly mlpkit's class, as the sandbox built them
+
+
 class Dumper:
-    """Writes values into ``folder``: arrays as ``<prefix><n>.npy``, the rest as a JSON-able tree."""
+    """Writes values into ``folder``: arrays as ``<prefix><n>.npy``, the rest as a JSON-able tree.
+
+    ``graph_nodes``: the Values of the graph the function was given (set by the sandbox), for NodeRefs."""
 
     def __init__(self, folder: Path, prefix: str = "v") -> None:
         self.folder, self.prefix, self.count = Path(folder), prefix, 0
+        self.graph_nodes: list = []
+
+    def dump_after(self, value: Any) -> dict:
+        """An argument after the call: a graph's root as the state of every node of that graph."""
+        try:
+            if _is_value(value) and self.graph_nodes:
+                index = {id(node): i for i, node in enumerate(self.graph_nodes)}
+                return {"kind": "graph", "root": index.get(id(value), -1), "nodes": [
+                    [_number_or_none(n.data), _number_or_none(n.grad), str(n.op)[:20],
+                     [index.get(id(c), -1) for c in tuple(n.children)[:MAX_NODES]],
+                     [_number_or_none(g) for g in tuple(n.local_grads)[:MAX_NODES]], str(n.name)[:40],
+                     n.is_constant is True] for n in self.graph_nodes]}
+            return self.dump(value)
+        except Exception:  # the function broke the argument (e.g. children that cannot be iterated)
+            return {"kind": "opaque", "type": "an argument the function broke"}
 
     def dump(self, value: Any, depth: int = 0) -> dict:
         if value is None:
             return {"kind": "none"}
+        if isinstance(value, GraphSpec):
+            return {"kind": "graph", "root": value.root, "nodes": [
+                [n.data, n.grad, n.op, list(n.children), list(n.local_grads), n.name, n.constant] for n in value.nodes]}
+        if _is_value(value):
+            return {"kind": "node", "index": next((i for i, n in enumerate(self.graph_nodes) if n is value), -1)}
+        if type(value) is list and len(value) > MAX_NODES and all(map(_is_value, value)):
+            return {"kind": "opaque", "type": f"list of more than {MAX_NODES} Values"}
+        if type(value) is list and 0 < len(value) <= MAX_NODES and depth < MAX_DEPTH and all(map(_is_value, value)):
+            index = {id(node): i for i, node in enumerate(self.graph_nodes)}
+            return {"kind": "list", "items": [{"kind": "node", "index": index.get(id(v), -1)} for v in value]}
         if isinstance(value, (bool, np.bool_)):
             return {"kind": "bool", "value": bool(value)}
         if isinstance(value, (numbers.Integral, np.integer)):
@@ -104,7 +189,9 @@ def load(tree: Any, folder: Path, depth: int = 0) -> Any:
         return _load_array(folder, tree.get("file"))
     if kind in ("tuple", "list"):
         items = tree.get("items")
-        if not isinstance(items, list) or len(items) > MAX_ITEMS:
+        if not isinstance(items, list) or len(items) > MAX_NODES:
+            return Opaque("malformed")
+        if len(items) > MAX_ITEMS and not all(isinstance(i, dict) and i.get("kind") == "node" for i in items):
             return Opaque("malformed")
         values = [load(item, folder, depth + 1) for item in items]
         return tuple(values) if kind == "tuple" else values
@@ -120,9 +207,34 @@ def load(tree: Any, folder: Path, depth: int = 0) -> Any:
         if not isinstance(params, dict) or not isinstance(sizes, list):
             return Opaque("malformed")
         return ModelSpec([int(n) for n in sizes if isinstance(n, int)], params)
+    if kind == "graph":
+        return _load_graph(tree.get("nodes"), tree.get("root"))
+    if kind == "node":
+        index = tree.get("index")
+        return NodeRef(index) if type(index) is int and -1 <= index < MAX_NODES else Opaque("malformed")
     if kind == "opaque":
         return Opaque(str(tree.get("type"))[:80])
     return Opaque("malformed")
+
+
+def _load_graph(rows: Any, root: Any) -> GraphSpec | Opaque:
+    def number(v: Any) -> bool:
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+    if not isinstance(rows, list) or not 0 < len(rows) <= MAX_NODES or type(root) is not int or not (
+            0 <= root < len(rows)):
+        return Opaque("malformed")
+    nodes = []
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 7 and number(row[0]) and number(row[1])
+                and isinstance(row[2], str) and isinstance(row[3], list) and isinstance(row[4], list)
+                and len(row[3]) <= MAX_NODES and len(row[4]) <= MAX_NODES and isinstance(row[5], str)
+                and isinstance(row[6], bool) and all(type(c) is int and -1 <= c < len(rows) for c in row[3])
+                and all(map(number, row[4]))):
+            return Opaque("malformed")
+        nodes.append(Node(*(None if v is None else float(v) for v in row[:2]), row[2], tuple(row[3]),
+                          tuple(None if g is None else float(g) for g in row[4]), row[5], row[6]))
+    return GraphSpec(nodes, root)
 
 
 def _load_array(folder: Path, name: Any) -> np.ndarray | Opaque:
