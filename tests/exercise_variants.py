@@ -329,21 +329,24 @@ TRAIN_GRADIENT_ASCENT = TRAIN_NOT_IN_PLACE.replace(
     "                model.params[key] += lr * grads[key]       # uphill: the sign of the step is wrong\n")
 assert TRAIN_GRADIENT_ASCENT != TRAIN_NOT_IN_PLACE
 
-ORDER_DUPLICATES = '''
+#: The reference's depth-first search and walk back, the sources the graph mistakes (here and in
+#: tests/test_referee.py) are made from by one edit each.
+TOPOLOGICAL_ORDER = '''
 def topological_order(L):
-    # No set of visited nodes: a node reached along two paths is appended twice.
-    order = []
+    order, seen = [], set()
 
     def visit(node):
-        for child in node.children:
-            visit(child)
-        order.append(node)
+        if node not in seen:
+            seen.add(node)
+            for child in node.children:
+                visit(child)
+            order.append(node)
 
     visit(L)
     return order
 '''
 
-BACKWARD_ASSIGNS = '''
+GRAPH_BACKWARD = '''
 def graph_backward(L):
     order = topological_order(L)
     for node in order:
@@ -351,13 +354,21 @@ def graph_backward(L):
     L.grad = 1.0
     for node in reversed(order):
         for child, local in zip(node.children, node.local_grads):
-            child.grad = local * node.grad          # = instead of +=: only the last path counts
+            child.grad += local * node.grad
 '''
 
-BACKWARD_NO_RESET = BACKWARD_ASSIGNS.replace("    for node in order:\n        node.grad = 0.0\n", "").replace(
-    "child.grad = local * node.grad          # = instead of +=: only the last path counts",
-    "child.grad += local * node.grad         # but the .grad were never reset")
-assert BACKWARD_NO_RESET != BACKWARD_ASSIGNS
+
+def edited(source: str, old: str, new: str) -> str:
+    """``source`` with ``old`` replaced by ``new`` (which must be there)."""
+    assert old in source, old
+    return source.replace(old, new)
+
+
+ORDER_DUPLICATES = edited(TOPOLOGICAL_ORDER, "        if node not in seen:\n",
+                          "        if True:    # nothing skipped: a node reached along two paths comes twice\n")
+BACKWARD_ASSIGNS = edited(GRAPH_BACKWARD, "child.grad += local * node.grad",
+                          "child.grad = local * node.grad          # = instead of +=: only the last path counts")
+BACKWARD_NO_RESET = edited(GRAPH_BACKWARD, "    for node in order:\n        node.grad = 0.0\n", "")
 
 JACOBIAN_DIAGONAL = '''
 def softmax_jacobian(z):

@@ -41,7 +41,7 @@ from tests.browser.binder_env import (
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 LECTURES = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "lectures").glob("*.ipynb"))]
-EXERCISE = "exercises/backprop/1_graph_and_layers.ipynb"
+EXERCISES = ["exercises/backprop/0_graphs_and_autodiff.ipynb", "exercises/backprop/1_layers_and_jacobian.ipynb"]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 MEMORY_LIMIT = 2_000_000_000          # mybinder.org gives a session about 2 GB
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
@@ -196,7 +196,8 @@ def binder_env():
         repo = work / "repo"
         publish(ROOT, repo, github="someone/backprop-course")
         assert not (repo / "solutions").exists() and not (repo / "tools").exists()
-        assert (repo / EXERCISE).exists(), f"{EXERCISE} is missing: generate the student version (nbgrader)"
+        for exercise in EXERCISES:
+            assert (repo / exercise).exists(), f"{exercise} is missing: generate the student version (nbgrader)"
         venv = work / "venv"
         python = find_python()
         # As on Binder, the Jupyter versions of repo2docker's base environment are installed first and pip keeps
@@ -244,11 +245,18 @@ def _png_outputs(nb) -> int:
     return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
-def check_images(notebook, saved, problems: list[str]) -> None:
-    """Every plot of the saved notebook is an image the browser decoded (and there is at least one)."""
-    images, pngs = notebook.images(), _png_outputs(saved)
-    if pngs == 0 or images["decoded"] < pngs or images["decoded"] != images["total"]:
-        problems.append(f"{notebook.path}: {pngs} image outputs saved, {images} in the page")
+def check_images(notebook, saved, problems: list[str], timeout: float = 15) -> float:
+    """Every plot of the saved notebook is an image the browser decoded (and there is at least one). The page may
+    still be rendering the last outputs when the kernel is idle and the notebook saved (seen with 8 notebooks open
+    on a busy machine): wait for them, bounded. Returns how long that took."""
+    pngs, start = _png_outputs(saved), time.monotonic()
+    rendered = lambda images: (images["decoded"] - images["in_widgets"] >= pngs  # noqa: E731
+                               and images["decoded"] == images["total"])
+    while not rendered(images := notebook.images()) and time.monotonic() < start + timeout:
+        notebook.page.wait_for_timeout(250)
+    if pngs == 0 or not rendered(images):
+        problems.append(f"{notebook.path}: {pngs} image outputs saved, {images} in the page after {timeout:.0f} s")
+    return round(time.monotonic() - start, 1)
 
 
 def check_lecture(notebook, repo: Path, problems: list[str]) -> dict:
@@ -264,8 +272,37 @@ def check_lecture(notebook, repo: Path, problems: list[str]) -> dict:
                and c.execution_count is None]
     if not_run:
         problems.append(f"{notebook.path}: cells {not_run} did not run")
-    check_images(notebook, saved, problems)
-    return {"run_all_s": round(seconds, 1), "images": notebook.images()}
+    images_wait_s = check_images(notebook, saved, problems)
+    return {"run_all_s": round(seconds, 1), "images": notebook.images(), "images_wait_s": images_wait_s}
+
+
+def drag_slider(page, slider, fraction: float) -> None:
+    """Drag a slider's handle with the mouse to `fraction` of its track (0: the left end, 1: the right end)."""
+    handle = slider.locator(".noUi-handle").bounding_box()
+    track = slider.locator(".noUi-base").bounding_box()
+    middle = handle["y"] + handle["height"] / 2
+    page.mouse.move(handle["x"] + handle["width"] / 2, middle)
+    page.mouse.down()
+    page.mouse.move(track["x"] + fraction * track["width"], middle, steps=12)
+    page.mouse.up()
+
+
+def type_into_readout(page, slider, text: str) -> None:
+    """Type a value into a slider's readout (it is editable) and press Enter, as a student can."""
+    slider.locator(".widget-readout").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def wait_for_text(page, element, pattern: str, timeout: float = 30_000) -> str | None:
+    """The element's text once it matches the regular expression `pattern`; None if it does not within timeout."""
+    try:
+        page.wait_for_function("([el, pattern]) => new RegExp(pattern).test(el.textContent)",
+                               arg=[element.element_handle(), pattern], timeout=timeout)
+    except Exception:
+        return None
+    return element.text_content()
 
 
 def check_graph_widget(notebook, problems: list[str]) -> None:
@@ -279,23 +316,107 @@ def check_graph_widget(notebook, problems: list[str]) -> None:
     before_text, before_img = output.text_content(), output.locator("img").first.get_attribute("src")
     assert "dL/dx = 10, dL/dy = 2" in before_text, before_text
     notebook.shot("02_computational_graphs-widget-before", interact)
-    handle = slider_x.locator(".noUi-handle").bounding_box()
-    track = slider_x.locator(".noUi-base").bounding_box()
-    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(track["x"] + 0.8 * track["width"], handle["y"] + handle["height"] / 2, steps=12)
-    page.mouse.up()
+    drag_slider(page, slider_x, 0.8)
     x = float(slider_x.locator(".widget-readout").text_content())
     expected = f"dL/dx = {2 * x + 8:.4g}, dL/dy = {2 * x:.4g}"
-    try:
-        page.wait_for_function("([el, text]) => el.textContent.includes(text)",
-                               arg=[output.element_handle(), expected], timeout=30_000)
-    except Exception:
+    if wait_for_text(page, output, re.escape(expected)) is None:
         problems.append(f"02: after dragging x to {x:g} the output is {output.text_content()!r}, expected {expected!r}")
     after_img = output.locator("img").first.get_attribute("src")
     if x == 1.0 or after_img == before_img:
         problems.append(f"02: dragging the x slider did not change the picture (x = {x:g})")
     notebook.shot("02_computational_graphs-widget-after", interact)
+
+
+class Explorer:
+    """A widget of mlpkit.widgets in the page: its box, controls, picture and caption; `expect` waits until the
+    caption matches and records a problem if it does not."""
+
+    def __init__(self, notebook, name: str, problems: list[str]):
+        self.notebook, self.page, self.name, self.problems = notebook, notebook.page, name, problems
+        self.box = notebook.locator(".widget-vbox", has=self.page.locator(".widget-image")).first
+        self.box.locator(".widget-image").wait_for(state="attached", timeout=30_000)
+        self.caption = self.box.locator(".widget-html-content").first
+        self.sliders = self.box.locator(".widget-slider")
+        notebook.scroll_to(self.box)
+        self.first_picture = self.picture()
+
+    def picture(self) -> str | None:
+        return self.box.locator(".widget-image").get_attribute("src")
+
+    def expect(self, pattern: str, after: str) -> str:
+        text = wait_for_text(self.page, self.caption, pattern)
+        if text is None:
+            self.problems.append(f"{self.name}: after {after} the widget says {self.caption.text_content()!r}, "
+                                 f"expected {pattern!r}")
+        return text or ""
+
+    def readout(self, index: int) -> str:
+        """The value a slider shows (ipywidgets writes a minus sign as U+2212)."""
+        return self.sliders.nth(index).locator(".widget-readout").text_content().strip().replace("\u2212", "-")
+
+    def finish(self) -> None:
+        """The picture must have changed since the widget appeared; screenshot."""
+        if self.picture() == self.first_picture:
+            self.problems.append(f"{self.name}: moving the controls did not change the picture")
+        self.notebook.shot(f"{self.name}-widget-after", self.box)
+
+
+def check_activation_widget(notebook, problems: list[str]) -> None:
+    """Lecture 04: choosing ReLU or sigmoid and moving t prints the local gradient at t (ReLU: 1 / 0.5 / 0) and
+    says where the sigmoid saturates; the picture follows."""
+    widget = Explorer(notebook, "04_backward_one_layer", problems)
+    widget.expect(r"sigmoid at t = 1\.0: value 0\.7311, local gradient sigmoid'\(t\) = 0\.1966", "opening")
+    notebook.shot("04_backward_one_layer-widget-before", widget.box)
+    widget.box.locator(".widget-toggle-button", has_text="ReLU").click()
+    widget.expect(r"relu at t = 1\.0: .*relu'\(t\) = 1 ", "choosing ReLU")
+    drag_slider(widget.page, widget.sliders.first, 0.2)
+    t = float(widget.readout(0))
+    gradient = 1 if t > 0 else 0.5 if t == 0 else 0
+    widget.expect(rf"relu at t = {re.escape(f'{t:.1f}')}: .*relu'\(t\) = {gradient:g} ", f"dragging t to {t:g}")
+    type_into_readout(widget.page, widget.sliders.first, "0")
+    widget.expect(r"relu at t = 0\.0: .*relu'\(t\) = 0\.5  \(t = 0: the slides' convention", "typing t = 0")
+    widget.box.locator(".widget-toggle-button", has_text="sigmoid").click()
+    type_into_readout(widget.page, widget.sliders.first, "5")
+    widget.expect(r"sigmoid at t = 5\.0: .*sigmoid'\(t\) = 0\.006648\s+saturated", "choosing sigmoid, t = 5")
+    widget.finish()
+
+
+def check_backward_walk(notebook, problems: list[str]) -> None:
+    """Lecture 05: each step of the slider reveals one more gradient of the backward loop, with its shape."""
+    widget = Explorer(notebook, "05_backprop_mlp", problems)
+    widget.expect(r"step 0 of 11: no gradient yet", "opening")
+    notebook.shot("05_backprop_mlp-widget-before", widget.box)
+    for move, target in ((lambda: drag_slider(widget.page, widget.sliders.first, 0.4), None),
+                         (lambda: type_into_readout(widget.page, widget.sliders.first, "11"), 11)):
+        move()
+        step = int(widget.readout(0))
+        text = widget.expect(rf"step {step} of 11, level [123]: dL_d\w+ = ", f"moving the slider to step {step}")
+        revealed = re.findall(r"dL_d\w+ \(\d+, \d+\)", text.split("so far:", 1)[-1])
+        if step == 0 or (target and step != target) or len(revealed) != step:
+            problems.append(f"05: at step {step} (wanted {target or 'not 0'}) the walk lists {len(revealed)} "
+                            f"gradients: {text!r}")
+    if "dL_db1 = bias_backward(dL_dz1)" not in widget.caption.text_content():
+        problems.append(f"05: the last step is not dL/db1: {widget.caption.text_content()!r}")
+    widget.finish()
+
+
+def check_lr_batch_explorer(notebook, problems: list[str]) -> None:
+    """Lecture 06: the learning-rate and batch-size sliders switch the loss curve to the chosen run at once."""
+    widget = Explorer(notebook, "06_minibatch_sgd", problems)
+    widget.expect(r"learning rate 0\.1, batch size 32, 13 updates per epoch: training loss", "opening")
+    notebook.shot("06_minibatch_sgd-widget-before", widget.box)
+    drag_slider(widget.page, widget.sliders.nth(0), 1.1)
+    widget.expect(rf"learning rate {re.escape(widget.readout(0))}, batch size 32, ", "dragging the learning rate")
+    drag_slider(widget.page, widget.sliders.nth(1), -0.1)
+    lr, batch_size = widget.readout(0), widget.readout(1)
+    if (lr, batch_size) != ("0.5", "8"):
+        problems.append(f"06: the sliders ended at learning rate {lr}, batch size {batch_size}, expected 0.5 and 8")
+    widget.expect(rf"learning rate {re.escape(lr)}, batch size {batch_size}, 50 updates per epoch: training loss "
+                  r"\d\.\d{3} in epoch 1, \d\.\d{3} in epoch 30", "dragging the batch size")
+    widget.finish()
+
+
+WIDGET_CHECKS = {"04_backward_one_layer": check_activation_widget, "05_backprop_mlp": check_backward_walk}
 
 
 def check_student_plugins(notebook, problems: list[str]) -> None:
@@ -339,7 +460,7 @@ def check_exercise(notebook, repo: Path, problems: list[str]) -> dict:
         problems.append(f"{notebook.path}: errors outside the answer/test cells: {unexpected or 'none at all'}")
     check_images(notebook, saved, problems)
     first_error = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").first
-    notebook.shot("exercise-1_graph_and_layers", first_error if first_error.count() else None)
+    notebook.shot(f"exercise-{Path(notebook.path).stem}", first_error if first_error.count() else None)
 
     notebook.locator(".validate-button").get_by_text("Validate").click()
     dialog = page.locator(".jp-Dialog")
@@ -350,7 +471,7 @@ def check_exercise(notebook, repo: Path, problems: list[str]) -> dict:
         message.wait_for(timeout=5_000)
         title, classes = dialog.locator(".jp-Dialog-header").inner_text(), message.get_attribute("class")
         failed = message.get_by_text("The following cell failed:").count()
-        notebook.shot("exercise-validate")
+        notebook.shot(f"exercise-{Path(notebook.path).stem}-validate")
         if "Validation Results" not in title or "validation-failed" not in classes or failed < 1:
             problems.append(f"Validate: dialog {title!r} {classes!r} with {failed} failed cells: "
                             f"{message.inner_text()[:500]!r}")
@@ -417,17 +538,21 @@ def rehearse(repo: Path, venv: Path, shots: Path) -> tuple[dict, list[str]]:
                     check_graph_widget(notebook, problems)
                 elif stem == "06_minibatch_sgd":
                     check_progress_bars(notebook, problems)
+                    check_lr_batch_explorer(notebook, problems)
                 else:
                     notebook.shot(stem, notebook.locator(".jp-OutputArea-output img").first)
+                    if stem in WIDGET_CHECKS:
+                        WIDGET_CHECKS[stem](notebook, problems)
                 return result
 
             opened = {path: visit(path, lecture) for path in LECTURES}
-            visit(EXERCISE, lambda notebook: check_exercise(notebook, repo, problems))
+            for exercise in EXERCISES:
+                visit(exercise, lambda notebook: check_exercise(notebook, repo, problems))
 
             # the whole course open (every notebook in a tab, every kernel running) while lecture 06 trains again
             sampler.phase = training
             summary["kernels_open"] = kernels = len(lab.get("/api/kernels")[1])
-            if kernels < len(LECTURES) + 1:
+            if kernels < len(LECTURES) + len(EXERCISES):
                 problems.append(f"only {kernels} kernels were running during the training run")
             try:
                 notebook = opened[LECTURES[-1]] or student.open(LECTURES[-1])

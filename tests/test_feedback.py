@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import mlpkit
-from mlpkit import MLP, feedback, gradcheck, graph, losses, ops
+from mlpkit import MLP, feedback, feedback_graph, gradcheck, graph, losses, ops
 from mlpkit.datasets import one_hot
 from mlpkit.feedback import PRACTISED, FeedbackError
 from mlpkit.graph import Value
@@ -170,27 +170,11 @@ def train_with_model_backward(model, X, y, epochs, batch_size, lr, seed):
 
 
 def order_right(L):
-    order, seen = [], set()
-
-    def visit(node):
-        if node not in seen:
-            seen.add(node)
-            for child in node.children:
-                visit(child)
-            order.append(node)
-
-    visit(L)
-    return order
+    return feedback_graph.correct_topological_order(L)
 
 
 def graph_backward_right(L):
-    order = order_right(L)
-    for node in order:
-        node.grad = 0.0
-    L.grad = 1.0
-    for node in reversed(order):
-        for child, local in zip(node.children, node.local_grads):
-            child.grad += local * node.grad
+    feedback_graph._simulate(L, order_right(L))
 
 
 def softmax_jacobian_right(z):
@@ -653,18 +637,9 @@ def test_close_uses_a_relative_and_an_absolute_tolerance():
 
 
 # -- the autodiff engine and the softmax Jacobian: each typical mistake is named ---------------------------------
-def _backward_with(reset=True, seed=True, accumulate=True, backwards=True):
-    def graph_backward(L):
-        order = order_right(L)
-        if reset:
-            for node in order:
-                node.grad = 0.0
-        if seed:
-            L.grad = 1.0
-        for node in (reversed(order) if backwards else order):
-            for child, local in zip(node.children, node.local_grads):
-                child.grad = child.grad + local * node.grad if accumulate else local * node.grad
-    return graph_backward
+def _backward_with(**switches):
+    """A graph_backward with one of the typical mistakes switched on (the switches of feedback_graph._simulate)."""
+    return lambda L: feedback_graph._simulate(L, order_right(L), **switches)
 
 
 ENGINE_MISTAKES = [

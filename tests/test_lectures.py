@@ -13,7 +13,7 @@ from tools.clean_notebooks import CHECK_MARK, problems
 ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 EXPECTED = ["00_index", "01_mlp_and_loss", "02_computational_graphs", "03_derivatives_vectors_matrices",
-            "04_backward_one_layer", "05_backprop_mlp", "06_minibatch_sgd"]
+            "04_backward_one_layer", "05_backprop_mlp", "05a_appendix_floating_point", "06_minibatch_sgd"]
 
 
 def read(path: Path):
@@ -49,7 +49,7 @@ def test_relative_links_resolve(path):
             assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
 
 
-def test_index_links_every_lecture_and_the_exercises():
+def test_index_links_every_lecture_the_appendix_and_the_exercises():
     index = text(read(ROOT / "lectures" / "00_index.ipynb"), "markdown")
     for name in EXPECTED[1:]:
         assert f"({name}.ipynb)" in index
@@ -108,3 +108,18 @@ def test_index_shows_the_readme_command_to_open_the_course():
     from tests.test_repo import readme_commands
 
     assert readme_commands()[0] in text(read(ROOT / "lectures" / "00_index.ipynb"), "markdown")
+
+
+def test_pictures_come_from_mlpkit_not_from_the_notebook():
+    # drawing helpers live in mlpkit.plots and mlpkit.pictures (tested in tests/test_plots.py), once
+    for path in LECTURES:
+        code = text(read(path), "code")
+        helpers = re.findall(r"^\s*def ((?:draw|show|plot)_\w+)\(", code, re.M)
+        assert not helpers and "matplotlib.patches" not in code, (
+            f"{path.name} draws with its own helpers {helpers}: use mlpkit.plots / mlpkit.pictures")
+
+
+def test_the_floating_point_appendix_is_linked_from_lecture_05_and_links_back():
+    appendix = "05a_appendix_floating_point.ipynb"
+    assert f"]({appendix})" in text(read(ROOT / "lectures" / "05_backprop_mlp.ipynb"), "markdown")
+    assert "](05_backprop_mlp.ipynb)" in text(read(ROOT / "lectures" / appendix), "markdown")

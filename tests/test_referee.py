@@ -22,7 +22,7 @@ import pytest
 
 from mlpkit.feedback import PRACTISED
 from mlpkit.graph import Value
-from tests.exercise_variants import FAILS, NOTEBOOK_OF, VARIANTS
+from tests.exercise_variants import FAILS, GRAPH_BACKWARD, NOTEBOOK_OF, TOPOLOGICAL_ORDER, VARIANTS, edited
 from tools.referee import hidden, plain, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,21 +164,7 @@ def backward(L, y, y_hat, buffer, params):
     return grads
 '''
 
-ORDER_FIRST_CHILD_ONLY = """
-def topological_order(L):
-    order, seen = [], set()
-
-    def visit(node):
-        if node not in seen:
-            seen.add(node)
-            for child in node.children[:1]:      # the first child only
-                visit(child)
-            order.append(node)
-
-    visit(L)
-    return order
-"""
-
+ORDER_FIRST_CHILD_ONLY = edited(TOPOLOGICAL_ORDER, "in node.children:", "in node.children[:1]:   # the first only")
 ORDER_REVERSED_BREADTH_FIRST = """
 def topological_order(L):
     order, seen, queue = [], {L}, [L]
@@ -191,47 +177,11 @@ def topological_order(L):
                 queue.append(child)
     return order[::-1]      # a node reached early by a short path may still be used by a later one
 """
-
-ORDER_CLEARS_LOCAL_GRADS = """
-def topological_order(L):
-    order, seen = [], set()
-
-    def visit(node):
-        if node not in seen:
-            seen.add(node)
-            for child in node.children:
-                visit(child)
-            order.append(node)
-            node.local_grads = tuple(0.0 for _ in node.children)
-
-    visit(L)
-    return order
-"""
-
-BACKWARD_IGNORES_LOCAL_GRADS = """
-def graph_backward(L):
-    order = topological_order(L)
-    for node in order:
-        node.grad = 0.0
-    L.grad = 1.0
-    for node in reversed(order):
-        for child in node.children:
-            child.grad += node.grad
-"""
-
-BACKWARD_ZEROES_DATA = """
-def graph_backward(L):
-    order = topological_order(L)
-    for node in order:
-        node.grad = 0.0
-    L.grad = 1.0
-    for node in reversed(order):
-        for child, local in zip(node.children, node.local_grads):
-            child.grad += local * node.grad
-    for node in order:
-        node.data = 0.0
-"""
-
+ORDER_CLEARS_LOCAL_GRADS = edited(TOPOLOGICAL_ORDER, "            order.append(node)\n",
+                                  "            order.append(node)\n"
+                                  "            node.local_grads = tuple(0.0 for _ in node.children)\n")
+BACKWARD_IGNORES_LOCAL_GRADS = edited(GRAPH_BACKWARD, "local * node.grad", "node.grad")
+BACKWARD_ZEROES_DATA = GRAPH_BACKWARD + "    for node in order:\n        node.data = 0.0\n"
 NO_RESET = VARIANTS["graph_no_reset_jacobian_diagonal_wrong_axis"]["graph_backward"]
 
 #: requirement id -> (replacement answer cells, the test cell that must fail, what its verdict must say)

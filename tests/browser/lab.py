@@ -394,10 +394,14 @@ class Notebook:
 
     # looking
     def images(self) -> dict[str, int]:
-        """Image outputs in the notebook: how many, and how many the browser decoded (naturalWidth > 0)."""
+        """Image outputs in the notebook: how many, how many the browser decoded (naturalWidth > 0), and how many of
+        those are drawn by widgets (an ipywidgets Image, a picture in an interact's output), which the saved
+        notebook does not hold as image outputs."""
         return self.page.evaluate(f"""path => {{ {_PANEL}
             const imgs = [...panel.node.querySelectorAll('.jp-OutputArea-output img')];
-            return {{total: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length}};
+            const decoded = imgs.filter(i => i.complete && i.naturalWidth > 0);
+            return {{total: imgs.length, decoded: decoded.length,
+                     in_widgets: decoded.filter(i => i.closest('.jupyter-widgets')).length}};
         }}""", self.path)
 
     def scroll_to(self, target, tries: int = 8) -> None:
