@@ -36,10 +36,6 @@ def correct_topological_order(L):
 
 
 # -- the examples --------------------------------------------------------------------------------------------
-def _nodes(L: Value) -> list[Value]:
-    return correct_topological_order(L)
-
-
 def example_graphs() -> list[tuple[str, Value]]:
     """The graphs the visible checks use, each with a few words about it: a reused node, the lecture's graph
     (with constants) and two paths of unequal length from x to L."""
@@ -164,7 +160,7 @@ def check_topological_order(topological_order: Callable) -> None:
     """Visible test for ``topological_order(L) -> list`` on three graphs (a reused node, the lecture's graph,
     paths of unequal length)."""
     for about, L in example_graphs():
-        nodes = _nodes(L)
+        nodes = correct_topological_order(L)
         index = {id(node): i for i, node in enumerate(nodes)}
         order = _call(topological_order, "topological_order", L)
         if not isinstance(order, (list, tuple)):
@@ -188,7 +184,7 @@ def check_graph_backward(graph_backward: Callable) -> None:
         for number, (about, _) in enumerate(example_graphs()):
             def make_graph(number: int = number) -> tuple[Value, list[Value]]:
                 L = example_graphs()[number][1]
-                nodes = _nodes(L)
+                nodes = correct_topological_order(L)
                 for node in nodes:
                     node.grad = 5.0
                 return L, nodes

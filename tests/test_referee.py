@@ -366,7 +366,7 @@ def test_a_graph_goes_to_the_sandbox_and_comes_back_as_plain_data(tmp_path):
     assert back.root == 2
     nodes[-1].backward()
     dumper = plain.Dumper(tmp_path)
-    dumper.graph_nodes = nodes
+    dumper.use_graph(nodes)
     returned = plain.load(json.loads(json.dumps(dumper.dump([nodes[0], Value(1.0), nodes[2]]))), tmp_path)
     assert returned == [plain.NodeRef(0), plain.NodeRef(-1), plain.NodeRef(2)]
     after = plain.load(json.loads(json.dumps(dumper.dump_after(nodes[-1]))), tmp_path)
@@ -425,3 +425,14 @@ def test_the_instructors_guide_lists_every_requirement_with_its_check():
     table = guide.split("## What the hidden tests require", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     assert rows == [f"| `{r.function}` | {r.text} | {r.check} | `{r.id}` |" for r in hidden.REQUIREMENTS]
+
+
+@pytest.mark.parametrize("grade_id, source", [
+    ("topological_order", "from mlpkit.feedback_graph import correct_topological_order\n"
+                          "def topological_order(L):\n    return correct_topological_order(L)\n"),
+    ("graph_backward", "import mlpkit.feedback_graph as checks\n"
+                       "def graph_backward(L):\n    checks._simulate(L, topological_order(L))\n"),
+])
+def test_the_visible_checks_own_answers_are_not_there_when_grading(grade_id, source):
+    verdict = decide({grade_id: source}, only={f"test_{grade_id}"})[f"test_{grade_id}"]
+    assert not verdict.passed and "is not defined" in verdict.reason, verdict.reason

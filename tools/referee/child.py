@@ -232,8 +232,9 @@ def probe(task: dict, folder: Path, namespace: dict, work: Path) -> dict:
         return {"defined": function is not None, "callable": False, "trials": []}
     trials, deadline = [], time.monotonic() + task["call_seconds"]
     for raw in spec["trials"]:
-        dumper.graph_nodes = []
-        args = _argument(plain.load(raw, folder), dumper.graph_nodes)
+        nodes: list = []
+        args = _argument(plain.load(raw, folder), nodes)
+        dumper.use_graph(nodes)
         record = {"error": None, "timed_out": False}
         start = time.perf_counter()
         try:

@@ -105,17 +105,21 @@ def _is_value(value: Any) -> bool:
 class Dumper:
     """Writes values into ``folder``: arrays as ``<prefix><n>.npy``, the rest as a JSON-able tree.
 
-    ``graph_nodes``: the Values of the graph the function was given (set by the sandbox), for NodeRefs."""
+    ``use_graph(nodes)``: the Values of the graph the function was given (the sandbox sets them), for NodeRefs."""
 
     def __init__(self, folder: Path, prefix: str = "v") -> None:
         self.folder, self.prefix, self.count = Path(folder), prefix, 0
-        self.graph_nodes: list = []
+        self.use_graph([])
+
+    def use_graph(self, nodes: list) -> None:
+        """The graph's Values, in the order of the GraphSpec they were made from."""
+        self.graph_nodes, self._index = nodes, {id(node): i for i, node in enumerate(nodes)}
 
     def dump_after(self, value: Any) -> dict:
         """An argument after the call: a graph's root as the state of every node of that graph."""
+        index = self._index
         try:
             if _is_value(value) and self.graph_nodes:
-                index = {id(node): i for i, node in enumerate(self.graph_nodes)}
                 return {"kind": "graph", "root": index.get(id(value), -1), "nodes": [
                     [_number_or_none(n.data), _number_or_none(n.grad), str(n.op)[:20],
                      [index.get(id(c), -1) for c in tuple(n.children)[:MAX_NODES]],
@@ -132,12 +136,11 @@ class Dumper:
             return {"kind": "graph", "root": value.root, "nodes": [
                 [n.data, n.grad, n.op, list(n.children), list(n.local_grads), n.name, n.constant] for n in value.nodes]}
         if _is_value(value):
-            return {"kind": "node", "index": next((i for i, n in enumerate(self.graph_nodes) if n is value), -1)}
-        if type(value) is list and len(value) > MAX_NODES and all(map(_is_value, value)):
-            return {"kind": "opaque", "type": f"list of more than {MAX_NODES} Values"}
-        if type(value) is list and 0 < len(value) <= MAX_NODES and depth < MAX_DEPTH and all(map(_is_value, value)):
-            index = {id(node): i for i, node in enumerate(self.graph_nodes)}
-            return {"kind": "list", "items": [{"kind": "node", "index": index.get(id(v), -1)} for v in value]}
+            return {"kind": "node", "index": self._index.get(id(value), -1)}
+        if type(value) is list and value and depth < MAX_DEPTH and all(map(_is_value, value)):
+            if len(value) > MAX_NODES:
+                return {"kind": "opaque", "type": f"list of more than {MAX_NODES} Values"}
+            return {"kind": "list", "items": [{"kind": "node", "index": self._index.get(id(v), -1)} for v in value]}
         if isinstance(value, (bool, np.bool_)):
             return {"kind": "bool", "value": bool(value)}
         if isinstance(value, (numbers.Integral, np.integer)):
