@@ -44,7 +44,6 @@ c.Autograde.autograde_preprocessors = [
     "tools.nbgrader_plugins.RunHiddenTests",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -53,6 +52,8 @@ MEMORY_LIMIT_MB, FILE_LIMIT_MB = 4096, 100
 c.SandboxedExecute.protected_paths = [_ROOT]
 c.SandboxedExecute.memory_limit_mb = MEMORY_LIMIT_MB
 c.SandboxedExecute.file_limit_mb = FILE_LIMIT_MB
+# The one output limit: SandboxedExecute drops a cell's output beyond this while the cell runs, so a student
+# printing gigabytes never fills the grader's memory or the feedback (nbgrader's LimitOutput trims only afterwards).
 c.SandboxedExecute.max_output_chars = 200_000
 c.RunHiddenTests.protected_paths = [_ROOT]
 c.RunHiddenTests.memory_limit_mb = MEMORY_LIMIT_MB

@@ -1,16 +1,24 @@
-"""Small data sets, generated or shipped inside installed packages: nothing is downloaded.
+"""Small data sets, generated or shipped inside mlpkit: nothing is downloaded.
 
 Every function returns ``X`` with columns as samples, shape (n_features, N),
 and integer ``labels`` of shape (N,).
+
+The digits in ``data/digits.npz`` are the test set of the UCI ML hand-written digits
+data: E. Alpaydin and C. Kaynak (1998), "Optical Recognition of Handwritten Digits",
+UCI Machine Learning Repository, https://doi.org/10.24432/C50P49, licensed CC BY 4.0.
+They are the copy scikit-learn ships (``sklearn.datasets.load_digits``, BSD-3-Clause),
+stored as uint8; ``data/README.md`` says how the file was made.
 """
 
 from __future__ import annotations
+
+from importlib import resources
 
 import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["spiral", "moons", "digits", "one_hot", "train_test_split"]
+__all__ = ["spiral", "digits", "one_hot", "train_test_split"]
 
 
 def _positive_int(name: str, value: int, minimum: int = 1) -> int:
@@ -36,26 +44,18 @@ def spiral(n_per_class: int = 100, K: int = 5, noise: float = 0.2, seed: int | N
     return X, labels
 
 
-def moons(n_per_class: int = 100, noise: float = 0.1, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaving half circles, labels 0 and 1: a binary set for a sigmoid output."""
-    n_per_class = _positive_int("n_per_class", n_per_class)
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0, np.pi, n_per_class)
-    upper = np.stack([np.cos(t), np.sin(t)])
-    lower = np.stack([1 - np.cos(t), 0.5 - np.sin(t)])
-    X = np.concatenate([upper, lower], axis=1) + rng.normal(0.0, noise, (2, 2 * n_per_class))
-    return X, np.repeat([0, 1], n_per_class)
-
-
 def digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 1,797 8x8 handwritten digits that ship inside scikit-learn (no download).
+    """The 1,797 8x8 handwritten digits that ship inside mlpkit (no download; origin in the module docstring).
 
     Returns ``X`` (64, 1797) with pixel values scaled to [0, 1] and ``labels`` (1797,) in 0..9.
     """
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    return (data.data.T / 16.0), data.target.astype(np.int64)
+    path = resources.files("mlpkit") / "data" / "digits.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: mlpkit's package data was not installed. Reinstall mlpkit "
+                                f"from the repository root (pip install -e .) or copy mlpkit/data/ next to datasets.py")
+    with path.open("rb") as file, np.load(file) as data:
+        pixels, labels = data["pixels"], data["labels"]      # uint8: (1797, 64) counts 0..16, (1797,) digits 0..9
+    return pixels.T.astype(np.float64) / 16.0, labels.astype(np.int64)
 
 
 def one_hot(labels: np.ndarray, K: int) -> np.ndarray:

@@ -8,64 +8,61 @@ eps = 1e-6 a correct analytic gradient agrees to about 1e-8 or better.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ._checks import as_float_array, same_shape
 
-__all__ = ["numerical_gradient", "jacobian", "rel_error"]
+__all__ = ["numerical_gradient", "jacobian", "rel_error", "EPS"]
+
+#: The default step of the central differences: small enough for an error of ~1e-8 (it goes like EPS**2),
+#: large enough that f(x + EPS) - f(x - EPS) keeps about ten significant digits in float64.
+EPS = 1e-6
 
 
-def _perturbable(x: np.ndarray) -> None:
+def _central_differences(f: Callable, x: np.ndarray, eps: float) -> Iterator[tuple[int, np.ndarray]]:
+    """For each entry x[i] in turn: (i, (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)), with x restored after."""
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise ValueError(f"x: expected a float numpy array that can be nudged in place, got "
                          f"{type(x).__name__}{' of dtype ' + str(x.dtype) if isinstance(x, np.ndarray) else ''}; "
                          "use np.asarray(x, dtype=float)")
-
-
-def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """dF/dx for a scalar function ``f``, same shape as ``x``.
-
-    ``x`` is nudged in place one entry at a time (and restored), so ``f`` may read
-    ``x`` through a closure, e.g. a weight matrix inside a model.
-    """
-    _perturbable(x)
-    grad = np.zeros_like(x, dtype=np.float64)
     flat = x.reshape(-1)                           # a view: writing to it writes to x
     if x.size and not np.shares_memory(flat, x):
         raise ValueError("x: expected a contiguous array (use np.ascontiguousarray(x))")
     for i in range(flat.size):
         old = flat[i]
         flat[i] = old + eps
-        f_plus = float(f(x))
+        f_plus = np.array(f(x), dtype=np.float64)
         flat[i] = old - eps
-        f_minus = float(f(x))
+        f_minus = np.array(f(x), dtype=np.float64)
         flat[i] = old
-        grad.reshape(-1)[i] = (f_plus - f_minus) / (2 * eps)
+        yield i, (f_plus - f_minus) / (2 * eps)
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """dF/dx for a scalar function ``f``, same shape as ``x``.
+
+    ``x`` is nudged in place one entry at a time (and restored), so ``f`` may read
+    ``x`` through a closure, e.g. a weight matrix inside a model.
+    """
+    grad = np.zeros(np.shape(x), dtype=np.float64)
+    for i, slope in _central_differences(lambda x: float(f(x)), x, eps):
+        grad.reshape(-1)[i] = slope
     return grad
 
 
-def jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, eps: float = EPS) -> np.ndarray:
     """The Jacobian of ``f`` at ``x`` by central differences, shape ``f(x).shape + x.shape``.
 
     For vectors y = f(x) of length M and x of length N this is the M x N matrix
     [dy_i/dx_j]: output length by input length.
     """
-    _perturbable(x)
+    columns = dict(_central_differences(f, x, eps))
     out_shape = np.shape(f(x))
-    J = np.zeros(out_shape + (x.size,))
-    flat = x.reshape(-1)
-    if x.size and not np.shares_memory(flat, x):
-        raise ValueError("x: expected a contiguous array (use np.ascontiguousarray(x))")
-    for j in range(flat.size):
-        old = flat[j]
-        flat[j] = old + eps
-        f_plus = np.array(f(x), dtype=np.float64)
-        flat[j] = old - eps
-        f_minus = np.array(f(x), dtype=np.float64)
-        flat[j] = old
-        J[..., j] = (f_plus - f_minus) / (2 * eps)
+    J = np.zeros(out_shape + (np.size(x),))
+    for j, column in columns.items():
+        J[..., j] = column
     return J.reshape(out_shape + x.shape)
 
 

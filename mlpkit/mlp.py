@@ -16,7 +16,10 @@ import numpy as np
 from . import losses, ops
 from ._checks import as_float_array, check_shape
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "DECISION_THRESHOLD"]
+
+#: A sigmoid output at or above this probability predicts class 1.
+DECISION_THRESHOLD = 0.5
 
 _ACTIVATIONS = {"relu": (ops.relu, ops.relu_backward), "sigmoid": (ops.sigmoid, ops.sigmoid_backward)}
 
@@ -79,14 +82,10 @@ class MLP:
         if X.shape[0] != n_0:
             expected = (n_0, X.shape[0]) if X.shape[1] == n_0 else (n_0, X.shape[1])
             check_shape("X", X, expected, f"the model expects {n_0} features per column (columns are samples)")
-        return self._forward(X)
-
-    def _forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         buffer = [X]
         a = X
         for l in range(1, self.n_layers + 1):
-            z = self.params[f"W{l}"] @ a
-            z += self.params[f"b{l}"]                   # in place: one array per layer, no temporary
+            z = self.params[f"W{l}"] @ a + self.params[f"b{l}"]      # Z[l] = W[l] @ A[l-1] + b[l]
             buffer.append(z)
             if l < self.n_layers:
                 a = self._f(z)
@@ -97,9 +96,6 @@ class MLP:
     def loss(self, y: np.ndarray, y_hat: np.ndarray) -> float:
         """Mean cross-entropy (softmax output) or binary cross-entropy (sigmoid output)."""
         self._check_targets(y, y_hat)
-        return self._loss(y, y_hat)
-
-    def _loss(self, y: np.ndarray, y_hat: np.ndarray) -> float:
         return losses.cross_entropy(y, y_hat) if self.output == "softmax" else losses.binary_cross_entropy(y, y_hat)
 
     # -- backward ----------------------------------------------------------
@@ -118,8 +114,7 @@ class MLP:
         B = y_hat.shape[1]
         for i, array in enumerate(buffer):
             name = "X" if i == 0 else (f"z{(i + 1) // 2}" if i % 2 else f"a{i // 2}")
-            n = self.sizes[(i + 1) // 2]
-            check_shape(f"buffer[{i}] ({name})", np.asarray(array), (n, B))
+            check_shape(f"buffer[{i}] ({name})", np.asarray(array), (self.sizes[(i + 1) // 2], B))
         return self._backward(y, y_hat, buffer)
 
     def _backward(self, y: np.ndarray, y_hat: np.ndarray,
@@ -137,21 +132,31 @@ class MLP:
             dL_dz = dL_dzL if l == self.n_layers else self._f_backward(dL_da, z)      # 1
             if l > 1:
                 grads[f"W{l}"], dL_da = ops.matmul_backward(dL_dz, self.params[f"W{l}"], a_prev)  # 2, 3
-            else:                                        # dL/dX is never used: skip w.T @ dL_dz
+            else:                                        # nobody needs dL/dX: skip the product w.T @ dL_dz
                 grads["W1"] = dL_dz @ a_prev.T
             grads[f"b{l}"] = ops.bias_backward(dL_dz)                                          # 2. dL/db[l]
         return grads
+
+    def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
+        """One step of gradient descent, in place: ``W -= lr * dL/dW`` for every parameter."""
+        if grads.keys() != self.params.keys():
+            raise ValueError(f"grads: expected the keys {list(self.params)} (those of params), got {list(grads)}")
+        for key, W in self.params.items():
+            check_shape(f"grads[{key!r}]", grads[key], W.shape, f"the shape of params[{key!r}]")
+            W -= lr * grads[key]
 
     # -- using the model ---------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Integer class labels, shape (B,)."""
         y_hat, _ = self.forward(X)
-        return self._labels(y_hat)
+        return self.labels(y_hat)
 
-    def _labels(self, y_hat: np.ndarray) -> np.ndarray:
+    def labels(self, y_hat: np.ndarray) -> np.ndarray:
+        """Integer class labels (B,) from outputs or one-hot targets: the most probable class, or
+        y_hat >= DECISION_THRESHOLD for a sigmoid output."""
         if self.output == "softmax":
             return y_hat.argmax(axis=0)
-        return (y_hat[0] >= 0.5).astype(np.int64)
+        return (y_hat[0] >= DECISION_THRESHOLD).astype(np.int64)
 
     def _check_targets(self, y: np.ndarray, y_hat: np.ndarray) -> None:
         y_hat = as_float_array("y_hat", y_hat, ndim=2)

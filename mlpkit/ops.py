@@ -13,19 +13,24 @@ from ._checks import as_float_array, check_shape, same_shape
 
 __all__ = [
     "matmul", "matmul_backward", "bias_backward", "sigmoid", "sigmoid_backward",
-    "relu", "relu_backward", "relu_derivative", "softmax",
+    "relu", "relu_backward", "relu_derivative", "softmax", "RELU_SLOPE_AT_ZERO",
 ]
+
+#: The value the slides give ReLU's derivative at exactly 0 (any value in [0, 1] is a subgradient there).
+RELU_SLOPE_AT_ZERO = 0.5
+
+
+def _operands(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    w, x = as_float_array("w", w, ndim=2), as_float_array("x", x, ndim=2)
+    if w.shape[1] != x.shape[0]:
+        raise ValueError(f"x has shape {x.shape}, expected ({w.shape[1]}, P) to match w of shape {w.shape}: "
+                         "w @ x needs w's column count to equal x's row count")
+    return w, x
 
 
 def matmul(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     """z = w @ x for w of shape (N, K) and x of shape (K, P); z has shape (N, P)."""
-    w = as_float_array("w", w, ndim=2)
-    x = as_float_array("x", x, ndim=2)
-    if w.shape[1] != x.shape[0]:
-        raise ValueError(
-            f"x has shape {x.shape}, expected ({w.shape[1]}, P) to match w of shape {w.shape}: "
-            "w @ x needs w's column count to equal x's row count"
-        )
+    w, x = _operands(w, x)
     return w @ x
 
 
@@ -34,11 +39,8 @@ def matmul_backward(dL_dz: np.ndarray, w: np.ndarray, x: np.ndarray) -> tuple[np
 
     Shapes: w (N, K), x (K, P), dL_dz (N, P) -> dL_dw (N, K), dL_dx (K, P).
     """
-    w = as_float_array("w", w, ndim=2)
-    x = as_float_array("x", x, ndim=2)
+    w, x = _operands(w, x)
     dL_dz = as_float_array("dL_dz", dL_dz, ndim=2)
-    if w.shape[1] != x.shape[0]:
-        raise ValueError(f"x has shape {x.shape}, expected ({w.shape[1]}, P) to match w of shape {w.shape}")
     check_shape("dL_dz", dL_dz, (w.shape[0], x.shape[1]), "it must have the shape of z = w @ x")
     return dL_dz @ x.T, w.T @ dL_dz
 
@@ -50,7 +52,7 @@ def bias_backward(dL_dz: np.ndarray) -> np.ndarray:
     the batch: returns dL_dz.sum(axis=1, keepdims=True), shape (N, 1).
     """
     dL_dz = as_float_array("dL_dz", dL_dz, ndim=2)
-    return np.add.reduce(dL_dz, axis=1, keepdims=True)
+    return dL_dz.sum(axis=1, keepdims=True)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -87,14 +89,11 @@ def relu_derivative(x: np.ndarray) -> np.ndarray:
     since an input is exactly 0.0 very rarely, but a test can tell them apart.
     """
     x = as_float_array("x", x)
-    derivative = np.sign(x)                        # -1, 0, 1  (in place below: one array, no temporaries)
-    derivative += 1                                #  0, 1, 2
-    derivative *= 0.5                              #  0, 0.5, 1
-    return derivative
+    return np.where(x > 0, 1.0, np.where(x == 0, RELU_SLOPE_AT_ZERO, 0.0)).astype(x.dtype, copy=False)
 
 
 def relu_backward(dL_dz: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Backward of z = relu(x): passes dL_dz where x > 0, half of it where x == 0, 0 elsewhere."""
+    """Backward of z = relu(x): dL_dz * relu_derivative(x), so half of dL_dz passes where x == 0."""
     x = as_float_array("x", x)
     dL_dz = as_float_array("dL_dz", dL_dz)
     same_shape("dL_dz", dL_dz, "x", x)
@@ -111,6 +110,5 @@ def softmax(z: np.ndarray) -> np.ndarray:
     z = as_float_array("z", z)
     if z.ndim == 0:
         raise ValueError("z: expected an array of logits (classes x batch), got a scalar")
-    e = np.exp(z - np.maximum.reduce(z, axis=0, keepdims=True))    # z - (max of each column)
-    e /= np.add.reduce(e, axis=0, keepdims=True)                     # divide by each column's sum
-    return e
+    e = np.exp(z - z.max(axis=0, keepdims=True))      # z - (max of each column)
+    return e / e.sum(axis=0, keepdims=True)            # divide by each column's sum

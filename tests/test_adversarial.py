@@ -9,6 +9,10 @@ make the visible check pass in the student's own kernel (so only the referee sta
 written so that the "review the answer" regex cannot see them: no score depends on that regex.
 
 Each test asserts that the attacked cell scores 0 and every other cell of the same student keeps its points.
+Attempts that could reach beyond their own notebook (exit, hang, write files, kill the grader, patch the referee,
+read the reference answers) hand in all three notebooks, so their classmates' notebooks and their own other
+notebooks are graded after them; the others hand in only the notebook they attack (grading the same reference
+notebooks again for each of them would prove nothing new and cost a minute of CI).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.test_grading_pipeline import ASSIGNMENT, blank, make_course, points, submission, write_folder
+from tests.test_grading_pipeline import ASSIGNMENT, blank, make_course, notebook_of, points, submission, write_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 10
@@ -40,28 +44,28 @@ feedback = _Anything()
 #: student id -> (answer cell replaced, its new source). The test cell of that answer must score 0.
 ATTEMPTS: dict[str, tuple[str, str]] = {
     "a01_patch_the_check": (RELU, """\
-import mlpkit.feedback as fb
+import coursekit.feedback as fb
 fb.check_relu_backward = lambda f: print("\\N{CHECK MARK} relu_backward is right, including 0.5 where x == 0")
 """ + WRONG_RELU),
     "a02_patch_unseen_by_the_regex": (RELU, """\
-checks = getattr(__import__("mlp" + "kit", fromlist=["feed" + "back"]), "feed" + "back")
+checks = getattr(__import__("course" + "kit", fromlist=["feed" + "back"]), "feed" + "back")
 setattr(checks, "check_" + "relu_backward", lambda f: None)
 """ + WRONG_RELU),
     "a03_rebind_the_name_feedback": (RELU, DISARM + WRONG_RELU),
     "a04_patch_numpy_and_the_comparison": (RELU, """\
-import numpy, mlpkit.gradcheck, mlpkit.feedback
+import numpy, mlpkit.gradcheck, coursekit.checks.diagnosis
 numpy.allclose = lambda *a, **k: True
 numpy.array_equal = lambda *a, **k: True
-mlpkit.gradcheck.rel_error = mlpkit.feedback.rel_error = lambda a, b: 0.0
-mlpkit.feedback.close = lambda *a, **k: True
+mlpkit.gradcheck.rel_error = coursekit.checks.diagnosis.rel_error = lambda a, b: 0.0
+coursekit.checks.diagnosis.close = lambda *a, **k: True
 """ + WRONG_RELU),
     "a05_patch_builtins": (RELU, DISARM + """\
 import builtins
 _real_isinstance = builtins.isinstance
 builtins.isinstance = lambda obj, kind: True if kind is AssertionError else _real_isinstance(obj, kind)
 builtins.AssertionError = type("AssertionError", (Exception,), {})
-import mlpkit.feedback
-mlpkit.feedback.FeedbackError = type("FeedbackError", (Warning,), {})
+import coursekit.feedback
+coursekit.feedback.FeedbackError = type("FeedbackError", (Warning,), {})
 """ + WRONG_RELU),
     "a06_patch_the_referee": (RELU, DISARM + """\
 import sys
@@ -184,8 +188,8 @@ shell = get_ipython()
 shell.showtraceback = shell._showtraceback = lambda *args, **kwargs: print("\\N{CHECK MARK} all tests passed")
 """ + WRONG_RELU),
     "a23_a_number_as_partial_credit": (RELU, """\
-import mlpkit.feedback
-mlpkit.feedback.check_relu_backward = lambda f: 3.0
+import coursekit.feedback
+coursekit.feedback.check_relu_backward = lambda f: 3.0
 """ + WRONG_RELU),
     "a24_an_array_that_equals_everything": (RELU, """\
 class Agreeable(np.ndarray):
@@ -193,8 +197,8 @@ class Agreeable(np.ndarray):
         return True
     def __sub__(self, other):
         return np.zeros(np.shape(other))
-import mlpkit.feedback
-mlpkit.feedback.diagnose = lambda *a, **k: None
+import coursekit.checks.diagnosis
+coursekit.checks.diagnosis.diagnose = lambda *a, **k: None
 def relu_backward(dL_dz, x):
     return np.zeros(x.shape).view(Agreeable)
 """),
@@ -244,6 +248,17 @@ def topological_order(L):
 #: Attempts the kernel run already catches: the kernel's execute reply reports the error even when the shell's
 #: traceback display is silenced, and nbgrader records it.
 CAUGHT_IN_THE_KERNEL = {"a22_hide_the_errors_of_the_kernel"}
+#: Attempts whose effects could outlive their own notebook: they hand in the whole assignment.
+REACH_BEYOND_THE_NOTEBOOK = {"a06_patch_the_referee", "a17_read_the_reference_answers", "a18_exits_on_hidden_inputs",
+                             "a19_hangs_on_hidden_inputs_and_ignores_the_timer", "a20_writes_files_everywhere",
+                             "a25_kill_the_grader"}
+
+
+def handed_in(course, student: str) -> set[str]:
+    """The notebooks an attempt hands in: all of them, or only the one holding the attacked answer."""
+    if student in REACH_BEYOND_THE_NOTEBOOK:
+        return set(course.notebooks(ASSIGNMENT))
+    return {notebook_of(course)[ATTEMPTS[student][0]]}
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +268,8 @@ def graded(tmp_path_factory):
     write_folder(inbox, "reference", submission(course, {}))
     write_folder(inbox, "blank", blank(course))
     for student, (answer, source) in ATTEMPTS.items():
-        write_folder(inbox, student, submission(course, {answer: source}))
+        notebooks = submission(course, {answer: source})
+        write_folder(inbox, student, {name: nb for name, nb in notebooks.items() if name in handed_in(course, student)})
     result = subprocess.run([sys.executable, "-m", "tools.grading", "--course", str(course.root), "--timeout",
                              str(TIMEOUT), "all", str(inbox)], cwd=ROOT, capture_output=True, text=True)
     return course, result
@@ -311,7 +327,10 @@ def test_reference_keeps_full_marks_and_blank_gets_zero(graded):
 def test_an_attempt_earns_nothing_and_costs_nothing_else(graded, student):
     course, _ = graded
     answer, _ = ATTEMPTS[student]
-    scores, full = cell_scores(course, student), points(course)
+    scores, full, where = cell_scores(course, student), points(course), notebook_of(course)
     attacked = f"test_{answer}"
     assert scores[attacked] == 0, f"{student} got {scores[attacked]} points for {attacked}"
-    assert {k: v for k, v in scores.items() if k != attacked} == {k: v for k, v in full.items() if k != attacked}
+    mine = handed_in(course, student)
+    kept = {k: scores.get(k, 0) for k in full if k != attacked and where[k] in mine}
+    assert kept == {k: v for k, v in full.items() if k != attacked and where[k] in mine}
+    assert all(scores.get(k, 0) == 0 for k in full if where[k] not in mine), "a notebook not handed in scored"

@@ -1,13 +1,16 @@
-"""What Binder builds and what a student then sees.
+"""What Binder builds and what a student then sees, on Binder and with the README's local launch.
 
-- The files in binder/ (Python 3.11, requirements.txt as the single list of versions, a postBuild that switches
-  nbgrader's instructor tools off) and the README's Binder badge.
+- The files in binder/ (Python 3.11; requirements.txt, the lock: every package pinned exactly and within the
+  ranges of the top-level requirements.txt; a postBuild that applies binder/student_setup.py, which switches
+  nbgrader's instructor tools and JupyterLab's news question off) and the README's Binder badge and launch command.
 - What repo2docker would build from them (`repo2docker --no-build --debug` prints the Dockerfile; no Docker).
 - A rehearsal in a real browser: a virtual environment built as Binder builds it (the Jupyter versions of
-  repo2docker's base environment, then binder/'s files), JupyterLab started from it on a freshly published student
-  edition (what Binder serves: no answers, no grader),
+  repo2docker's base environment, then binder/'s files: the locked versions), JupyterLab started from it on a
+  freshly published student edition (what Binder serves: no answers, no grader),
   headless Chromium (Playwright) opens the index, every lecture and an exercise, runs every cell and checks what
-  a student sees; the server and its kernels must stay under Binder's 2 GB. Screenshots, logs and a summary go to
+  a student sees; the server and its kernels must stay under Binder's 2 GB. Then the local launch in the same
+  venv: JupyterLab at the repository root, the exercises reachable from the file browser, no Nbgrader menu, no news
+  toast. Screenshots, logs and a summary go to
   test-artifacts/browser/. It needs /usr/bin/chromium (apt-get install chromium) and takes a few minutes; without
   Chromium it is skipped, except in CI (CI=true), where it fails.
 """
@@ -15,9 +18,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,6 +32,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+try:
+    import tomllib
+except ImportError:                       # Python 3.10: pytest's own dependency
+    import tomli as tomllib
 
 from tests.browser.binder_env import (
     BINDER_PYTHON,
@@ -40,6 +53,14 @@ from tests.browser.binder_env import (
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
+LOCK = BINDER / "requirements.txt"
+# How the lock is made (from the repository root; docs/binder.md, "Refreshing the lock")
+REFRESH = f"uv pip compile requirements.txt --python-version {BINDER_PYTHON} --python-platform linux " \
+          "-o binder/requirements.txt"
+# Binder's platform, for the markers of requirements (python_version, sys_platform, ...)
+BINDER_MARKERS = {"python_version": BINDER_PYTHON, "python_full_version": f"{BINDER_PYTHON}.0", "sys_platform": "linux",
+                  "platform_system": "Linux", "os_name": "posix", "platform_machine": "x86_64",
+                  "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 LECTURES = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "lectures").glob("*.ipynb"))]
 EXERCISES = ["exercises/backprop/0_graphs_and_autodiff.ipynb", "exercises/backprop/1_layers_and_jacobian.ipynb"]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -52,11 +73,22 @@ FORMGRADER = "nbgrader.server_extensions.formgrader"
 
 
 # Run by the Binder environment's Python: its version, where mlpkit comes from, the versions students get.
-PROBE = """import json, sys, mlpkit, importlib.metadata as md
-print(json.dumps({"python": list(sys.version_info[:2]), "mlpkit": mlpkit.__file__,
+PROBE = """import json, sys, importlib, importlib.metadata as md
+print(json.dumps({"python": list(sys.version_info[:2]),
+                  "packages": {p: importlib.import_module(p).__file__ for p in sys.argv[1:]},
                   "direct_url": md.distribution("mlpkit").read_text("direct_url.json"),
+                  "installed": {d.metadata["Name"]: d.version for d in md.distributions()},
                   "versions": {n: md.version(n) for n in ["jupyterlab", "notebook", "nbgrader", "ipywidgets",
                                                           "ipykernel", "numpy", "matplotlib", "tqdm"]}}))"""
+# The packages of the mlpkit distribution (pyproject.toml), installed editable from the repository.
+PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+
+
+# The README's command for students (Quick start): from a fresh clone, a venv made from requirements.txt, the
+# student set-up (what Binder's postBuild applies), then JupyterLab at the repository root on the index.
+LOCAL_LAUNCH = ("python3.11 -m venv .venv && .venv/bin/pip install -r requirements.txt && "
+                ".venv/bin/python binder/student_setup.py && "
+                ".venv/bin/jupyter lab --ServerApp.root_dir=. lectures/00_index.ipynb")
 
 
 def requirement_lines(path: Path) -> list[str]:
@@ -69,12 +101,66 @@ def test_binder_asks_for_python_311():
     assert (BINDER / "runtime.txt").read_text().strip() == f"python-{BINDER_PYTHON}"
 
 
-def test_binder_requirements_are_requirements_txt_and_nothing_else():
-    # One list of versions: binder/requirements.txt only includes the top-level file (pip resolves a nested -r
-    # against the including file's folder; the "-e ." in it against the working directory, the repository root).
-    assert requirement_lines(BINDER / "requirements.txt") == ["-r ../requirements.txt"]
+# ---- the lock: binder/requirements.txt --------------------------------------------------------------------------
+
+def locked_pins() -> dict[str, Version]:
+    """{name: version} of binder/requirements.txt; fails on any line that is not an exact pin or the "-e ."."""
+    pins: dict[str, Version] = {}
+    for line in requirement_lines(LOCK):
+        if line == "-e .":
+            continue
+        requirement = Requirement(line)
+        (spec, *more) = list(requirement.specifier) or [None]
+        assert spec is not None and not more and spec.operator == "==" and "*" not in spec.version \
+            and requirement.url is None and not requirement.marker, (
+            f"binder/requirements.txt: {line!r} is not an exact pin (name==version): regenerate the lock ({REFRESH})")
+        name = canonicalize_name(requirement.name)
+        assert name not in pins, f"binder/requirements.txt pins {name} twice: regenerate the lock ({REFRESH})"
+        pins[name] = Version(spec.version)
+    return pins
+
+
+def wanted_ranges() -> list[Requirement]:
+    """What the lock must satisfy: the requirements of requirements.txt and of mlpkit itself (its "-e .":
+    pyproject.toml's dependencies), for Binder's Python 3.11 on Linux."""
+    lines = requirement_lines(ROOT / "requirements.txt")
+    nested = [line for line in lines if line.startswith("-") and line != "-e ."]
+    assert not nested, f"requirements.txt has {nested}: the lock test reads only plain requirements and '-e .'"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(line) for line in lines if line != "-e ."] + [Requirement(d) for d in project["dependencies"]]
+    return [r for r in wanted if r.marker is None or r.marker.evaluate(BINDER_MARKERS)]
+
+
+def test_binder_requirements_pin_every_package_exactly():
     assert "-e ." in requirement_lines(ROOT / "requirements.txt")
+    assert requirement_lines(LOCK)[0] == "-e .", "the lock keeps requirements.txt's '-e .' (mlpkit from the repository)"
+    pins = locked_pins()
+    # transitive packages too: what JupyterLab and nbgrader need, not only what requirements.txt names
+    assert {"jupyter-server", "tornado", "traitlets", "pyzmq", "sqlalchemy", "nbformat"} <= set(pins), sorted(pins)
+    # the student environment stays light: no scikit-learn (nor SciPy), no PyTorch
+    assert not {"scikit-learn", "scipy", "torch"} & set(pins)
     assert not {"environment.yml", "Pipfile", "setup.py", "install.R"} & {p.name for p in BINDER.iterdir()}
+
+
+def test_binder_lock_satisfies_the_ranges_of_requirements_txt():
+    pins, problems = locked_pins(), []
+    for requirement in wanted_ranges():
+        name = canonicalize_name(requirement.name)
+        if name not in pins:
+            problems.append(f"{requirement} is not in the lock")
+        elif not requirement.specifier.contains(pins[name], prereleases=True):
+            problems.append(f"the lock pins {name}=={pins[name]}, outside {requirement}")
+    assert not problems, "binder/requirements.txt no longer fits requirements.txt: " + "; ".join(problems) + \
+        f". Regenerate it: {REFRESH} (docs/binder.md, 'Refreshing the lock')"
+
+
+def test_binder_lock_says_how_it_was_made():
+    header = LOCK.read_text().split("\n-e .", 1)[0]
+    command = re.search(r"^#\s+(uv pip compile .*)$", header, re.M)
+    assert command, f"binder/requirements.txt must start with the command that made it: {REFRESH}"
+    words = command.group(1).split()
+    assert words[3] == "requirements.txt" and f"--python-version {BINDER_PYTHON}" in command.group(1)
+    assert "--python-platform linux" in command.group(1) and words[-2:] == ["-o", "binder/requirements.txt"], words
 
 
 def test_binder_replaces_the_base_images_front_end_with_the_versions_we_test():
@@ -92,17 +178,50 @@ def test_binder_replaces_the_base_images_front_end_with_the_versions_we_test():
             f"above it (now {wanted[name]})")
 
 
-def test_postbuild_switches_off_the_instructor_tools_and_keeps_validate():
+def student_setup():
+    """binder/student_setup.py as a module (binder/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("student_setup", BINDER / "student_setup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_postbuild_applies_the_student_setup_that_switches_off_the_instructor_tools_and_keeps_validate():
     text = (BINDER / "postBuild").read_text()
     assert text.startswith("#!/bin/bash")
-    script = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    assert "set -euo pipefail" in script
+    script = [line for line in text.splitlines()[1:] if line.strip() and not line.lstrip().startswith("#")]
+    # python is the environment's (repo2docker puts ${NB_PYTHON_PREFIX}/bin first on PATH)
+    assert script == ["set -euo pipefail", "python binder/student_setup.py"], script
     assert os.access(BINDER / "postBuild", os.X_OK)
-    assert set(re.findall(r"@jupyter/nbgrader:[\w-]+", script)) == INSTRUCTOR_PLUGINS
-    assert re.search(r"jupyter labextension disable\b.*\"\$\{plugins\[@\]\}\"", script)
-    assert re.search(rf"jupyter server extension disable\b.*\b{re.escape(FORMGRADER)}\b", script)
-    assert STUDENT_PLUGIN not in script and "validate_assignment" not in script
     subprocess.run(["bash", "-n", str(BINDER / "postBuild")], check=True)
+    setup = student_setup()
+    assert set(setup.INSTRUCTOR_PLUGINS) == INSTRUCTOR_PLUGINS and setup.FORMGRADER == FORMGRADER
+    code = (BINDER / "student_setup.py").read_text()
+    assert STUDENT_PLUGIN not in code and "validate_assignment\"" not in code
+    assert re.search(r'jupyter\("labextension", "disable", "--level=sys_prefix", \*INSTRUCTOR_PLUGINS\)', code)
+    assert re.search(r'jupyter\("labextension", "lock", "--level=sys_prefix", \*INSTRUCTOR_PLUGINS\)', code)
+    assert re.search(r'jupyter\("server", "extension", "disable", "--sys-prefix", FORMGRADER\)', code)
+
+
+def test_student_setup_turns_off_the_news_question_for_the_environment(tmp_path):
+    written = student_setup().switch_off_news(tmp_path)
+    assert written == tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "course-student.json"
+    assert json.loads(written.read_text()) == {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}
+    schema = Path(sys.prefix) / "share/jupyter/lab/schemas/@jupyterlab/apputils-extension/notification.json"
+    if schema.exists():          # the value is one JupyterLab's schema allows ("Never")
+        options = json.loads(schema.read_text())["properties"]["fetchNews"]["oneOf"]
+        assert {"const": "false", "title": "Never"} in options
+
+
+def test_student_setup_leaves_the_instructor_environment_alone(monkeypatch, capsys):
+    # This environment (requirements-dev.txt) has repo2docker: the instructor set-up keeps nbgrader's tools.
+    pytest.importorskip("repo2docker", reason="pip install -r requirements-dev.txt (jupyter-repo2docker)")
+    setup, changed = student_setup(), []
+    monkeypatch.setattr(setup, "switch_off_instructor_tools", lambda: changed.append("tools"))
+    monkeypatch.setattr(setup, "switch_off_news", lambda prefix: changed.append("news"))
+    setup.main()                                  # no error: the README's launch command goes on to `jupyter lab`
+    assert changed == []
+    assert "requirements-dev.txt" in capsys.readouterr().out
 
 
 def test_postbuild_names_plugins_the_installed_nbgrader_has():
@@ -124,6 +243,14 @@ def test_readme_badge_opens_the_course_index_in_jupyterlab_on_binder():
     assert re.fullmatch(r"https://mybinder\.org/v2/gh/[\w.-]+/[\w.-]+/HEAD\?urlpath=lab/tree/lectures/00_index\.ipynb",
                         url), url
     assert (ROOT / "lectures" / "00_index.ipynb").exists()
+
+
+def test_readme_launch_command_is_the_local_launch_the_rehearsal_runs():
+    quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```(?:bash|sh)\n(.+?)\n```", quick_start)
+    assert commands and commands[0] == LOCAL_LAUNCH, f"README: {commands[:1]}; the rehearsal runs {LOCAL_LAUNCH}"
+    index = LOCAL_LAUNCH.rsplit(" ", 1)[1]
+    assert (ROOT / index).exists() and (ROOT / "binder" / "student_setup.py").exists()
 
 
 def test_ci_installs_chromium_and_never_skips_the_rehearsal():
@@ -152,7 +279,7 @@ def test_repo2docker_builds_python_311_from_the_binder_files(clean_copy, tmp_pat
     assert f"Building conda environment for python={BINDER_PYTHON}" in log
     assert escapism(f"environment.py-{BINDER_PYTHON}-linux-64.lock") in dockerfile
     # binder/requirements.txt is what pip installs, after the whole repository is in place and from its root
-    # (WORKDIR ${REPO_DIR}), so "-r ../requirements.txt" and its "-e ." find their files; the top-level
+    # (WORKDIR ${REPO_DIR}), so the lock's "-e ." finds the repository; the top-level
     # requirements.txt is not installed on its own.
     installs = re.findall(r"^RUN .*pip install .*$", dockerfile, re.M)
     assert installs == ['RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'], \
@@ -206,7 +333,7 @@ def binder_env():
         start = time.perf_counter()
         steps = build_binder_env(repo, venv, ARTIFACTS / "binder-build.log", python, preinstall=base)
         build_s = time.perf_counter() - start
-        probe = subprocess.run([str(venv / "bin" / "python"), "-c", PROBE], capture_output=True, text=True,
+        probe = subprocess.run([str(venv / "bin" / "python"), "-c", PROBE, *PACKAGES], capture_output=True, text=True,
                                env=clean_env(venv), cwd="/", timeout=120)
         assert probe.returncode == 0, probe.stderr
         yield {"repo": repo, "venv": venv, "python": python, "build_s": build_s, "build_steps_s": steps,
@@ -220,9 +347,17 @@ def test_binder_environment_has_mlpkit_from_the_repository_and_no_instructor_too
     repo, venv, info = binder_env["repo"], binder_env["venv"], binder_env["info"]
     if binder_env["python"] != sys.executable or sys.version_info[:2] == (3, 11):   # not CI's fallback
         assert info["python"] == [3, 11]
-    # "-e ." resolved against the repository root: an editable mlpkit living in the repository
-    assert Path(info["mlpkit"]).resolve() == (repo / "mlpkit" / "__init__.py").resolve()
+    # "-e ." resolved against the repository root: an editable mlpkit (and coursekit) living in the repository
+    assert "mlpkit" in PACKAGES
+    for package in PACKAGES:
+        assert Path(info["packages"][package]).resolve() == (repo / package / "__init__.py").resolve()
     assert json.loads(info["direct_url"]).get("dir_info", {}).get("editable") is True
+    # the locked versions, every one of them (the base environment's extras, e.g. jupyter-resource-usage, stay)
+    installed = {canonicalize_name(name): Version(version) for name, version in info["installed"].items()}
+    wrong = {name: str(installed.get(name)) for name, pin in locked_pins().items() if installed.get(name) != pin}
+    assert not wrong, f"the Binder environment does not have the locked versions (installed: {wrong})"
+    news = json.loads((venv / student_setup().NEWS_OVERRIDES).read_text())
+    assert news["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
     page_config = json.loads((venv / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
     assert {k for k, v in page_config["disabledExtensions"].items() if v} == INSTRUCTOR_PLUGINS
     assert {k for k, v in page_config.get("lockedExtensions", {}).items() if v} == INSTRUCTOR_PLUGINS
@@ -328,7 +463,7 @@ def check_graph_widget(notebook, problems: list[str]) -> None:
 
 
 class Explorer:
-    """A widget of mlpkit.widgets in the page: its box, controls, picture and caption; `expect` waits until the
+    """A widget of coursekit.widgets in the page: its box, controls, picture and caption; `expect` waits until the
     caption matches and records a problem if it does not."""
 
     def __init__(self, notebook, name: str, problems: list[str]):
@@ -429,6 +564,16 @@ def check_student_plugins(notebook, problems: list[str]) -> None:
         problems.append("the Nbgrader menu is shown")
     if not notebook.locator(".jp-NotebookPanel-toolbar .validate-button").count():
         problems.append("no Validate button in the notebook toolbar")
+    if notebook.student.news_toasts():          # asked right after start unless the set-up answered
+        problems.append("JupyterLab asks about Jupyter news (a toast over the page)")
+
+
+def check_news_setting(lab, problems: list[str]) -> None:
+    """The server hands JupyterLab "never fetch news" as the environment's default (overrides.d)."""
+    status, settings = lab.get("/lab/api/settings/@jupyterlab/apputils-extension:notification")
+    default = settings["schema"]["properties"]["fetchNews"].get("default") if status == 200 else status
+    if default != "false":
+        problems.append(f"JupyterLab's default for fetchNews is {default!r}, not 'false' (the student set-up)")
 
 
 def check_progress_bars(notebook, problems: list[str]) -> None:
@@ -506,6 +651,7 @@ def rehearse(repo: Path, venv: Path, shots: Path) -> tuple[dict, list[str]]:
             status, version = lab.get("/nbgrader_version?version=0.9.6")
             if status != 200 or not version.get("success"):
                 problems.append(f"Validate's server extension: {status} {version}")
+            check_news_setting(lab, problems)
 
             def visit(path: str, check):
                 """Open path in the student's tab (it stays open) and check it; record problems, go on."""
@@ -620,3 +766,65 @@ def test_the_course_runs_in_a_browser_on_the_binder_environment(binder_env, caps
               f"  screenshots, logs and summary.json in {ARTIFACTS.relative_to(ROOT)}/")
     assert not problems, "\n".join(problems)
     assert summary["peak_mb"] * 1e6 < MEMORY_LIMIT, summary["memory_mb"]
+
+
+@pytest.mark.slow
+def test_the_local_launch_reaches_the_exercises_without_instructor_tools_or_news(binder_env, tmp_path, capsys):
+    """The README's command for students (LOCAL_LAUNCH) on the edition, in the rehearsal's venv (made from the lock,
+    so installing requirements.txt only reinstalls mlpkit), with a fresh HOME (no earlier answer to the news
+    question). Chromium opens the page `jupyter lab` opens for the student; there the file browser reaches
+    lectures/ and exercises/backprop/, there is no Nbgrader menu and no news toast, Validate is there."""
+    from tests.browser.lab import JupyterLab, Student, chromium
+
+    repo, venv, problems, times = binder_env["repo"], binder_env["venv"], [], {}
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(venv, HOME=str(home))
+    create, install, setup, launch = [shlex.split(step.replace(".venv/", f"{venv}/").replace(".venv", str(venv)))
+                                      for step in LOCAL_LAUNCH.split(" && ")]
+    # The venv and the student set-up are the rehearsal's build's own steps (`python -m venv`; binder/postBuild is
+    # `python binder/student_setup.py`), so only requirements.txt's install runs again, on top of the lock.
+    assert create[1:] == ["-m", "venv", str(venv)], create
+    assert setup == [str(venv / "bin" / "python"), "binder/student_setup.py"], setup
+    assert install == [str(venv / "bin" / "pip"), "install", "-r", "requirements.txt"], install
+    start = time.perf_counter()
+    result = subprocess.run(install, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{install} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    times["pip install -r requirements.txt"] = round(time.perf_counter() - start, 1)
+    changed = " ".join(re.findall(r"^Successfully installed (.*)$", result.stdout, re.M)).split()
+    assert all(name.startswith("mlpkit-") for name in changed), f"requirements.txt changed the lock: {changed}"
+    assert launch[:2] == [str(venv / "bin" / "jupyter"), "lab"], launch
+    index = launch[-1]
+    start = time.perf_counter()
+    with JupyterLab(venv, repo, ARTIFACTS / "jupyterlab-local.log", env, launch=launch[2:]) as lab, \
+            chromium() as browser:
+        if f"Serving notebooks from local directory: {repo}" not in lab.log_tail(20_000):
+            problems.append(f"the server does not serve the repository root:\n{lab.log_tail(1500)}")
+        check_news_setting(lab, problems)
+        url = lab.browser_url()
+        if f"/lab/tree/{index}?" not in url:
+            problems.append(f"jupyter lab opens {url}, not the index {index}")
+        student = Student(browser, lab, ARTIFACTS)
+        try:
+            notebook = student.open(index, url=url.replace("localhost", "127.0.0.1"))
+            notebook.page.wait_for_timeout(1000)
+            check_student_plugins(notebook, problems)
+            menus = student.menu_bar()
+            if "File" not in menus or "Nbgrader" in menus:
+                problems.append(f"the menu bar: {menus}")
+            root = student.browse("")
+            if not {"lectures", "exercises"} <= set(root):
+                problems.append(f"the file browser's root lists {root}")
+            exercises = student.browse("exercises/backprop")
+            if not {Path(e).name for e in EXERCISES} <= set(exercises):
+                problems.append(f"exercises/backprop in the file browser lists {exercises}")
+            student.shot("local-launch-exercises")
+        except Exception:
+            student.shot("FAILED-local-launch")
+            raise
+        finally:
+            student.close()
+    times["browser"] = round(time.perf_counter() - start, 1)
+    with capsys.disabled():
+        print(f"\nlocal launch (README's command, in the rehearsal's venv): seconds per step {times}")
+    assert not problems, "\n".join(problems)

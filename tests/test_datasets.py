@@ -1,9 +1,19 @@
-"""Data sets: shapes (columns are samples), determinism, labels, the split, errors."""
+"""Data sets: shapes (columns are samples), determinism, labels, the split, errors.
+
+Only test_shipped_digits_equal_scikit_learns_copy needs scikit-learn (requirements-dev.txt): it imports it
+itself, so the rest of this file runs without it.
+"""
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlpkit import datasets
+
+#: tools/publish.py writes this marker into the student edition, whose requirements-dev.txt has no scikit-learn.
+IN_STUDENT_EDITION = (Path(__file__).resolve().parents[1] / ".course-edition").is_file()
 
 
 def test_spiral_defaults_to_five_classes_columns_are_samples():
@@ -16,16 +26,35 @@ def test_spiral_defaults_to_five_classes_columns_are_samples():
     assert datasets.spiral(n_per_class=10, K=3)[0].shape == (2, 30)
 
 
-def test_moons_is_binary():
-    X, labels = datasets.moons(50)
-    assert X.shape == (2, 100) and set(labels) == {0, 1}
-
-
-def test_digits_ship_with_scikit_learn_and_are_scaled():
+def test_digits_ship_inside_mlpkit_and_are_scaled(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)                  # `import sklearn` now fails
     X, labels = datasets.digits()
     assert X.shape == (64, 1797) and labels.shape == (1797,)
+    assert X.dtype == np.float64 and labels.dtype == np.int64
     assert X.min() == 0.0 and X.max() == 1.0
+    np.testing.assert_array_equal(np.unique(X * 16), np.arange(17))    # the counts 0..16, divided by 16
     assert set(labels) == set(range(10))
+    np.testing.assert_array_equal(np.bincount(labels), [178, 182, 177, 183, 181, 182, 181, 179, 174, 180])
+
+
+def test_shipped_digits_equal_scikit_learns_copy():
+    if IN_STUDENT_EDITION:
+        pytest.importorskip("sklearn", reason="the student edition does not install scikit-learn")
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    X, labels = datasets.digits()
+    expected_X = data.data.T / 16.0                                    # what digits() returned with scikit-learn
+    np.testing.assert_array_equal(X, expected_X)
+    assert X.dtype == expected_X.dtype and X.strides == expected_X.strides     # the same layout (Fortran order)
+    np.testing.assert_array_equal(labels, data.target)
+    assert labels.dtype == data.target.dtype == np.int64
+
+
+def test_digits_without_the_data_file_say_how_to_fix_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(datasets.resources, "files", lambda package: tmp_path)    # a package without data/
+    with pytest.raises(FileNotFoundError, match=r"digits\.npz is missing: mlpkit's package data was not installed"):
+        datasets.digits()
 
 
 def test_one_hot():

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import mlpkit
-from mlpkit import MLP, feedback, losses, ops
+from coursekit import feedback
+from mlpkit import MLP, losses, ops
 from mlpkit.datasets import one_hot
 from mlpkit.graph import Value, topological_order
 from tests.exercise_variants import FAILS, NOTEBOOK_OF, POINTS, TOTAL_POINTS, VARIANTS

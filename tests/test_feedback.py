@@ -1,4 +1,4 @@
-"""The visible checks of mlpkit.feedback, as the exercise notebooks' test cells run them.
+"""The visible checks of coursekit.feedback, as the exercise notebooks' test cells run them.
 
 Correct answers written in other ways pass; each typical mistake is named; every
 function listed in PRACTISED is uncallable while a student's function runs (also
@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 
 import mlpkit
-from mlpkit import MLP, feedback, feedback_graph, gradcheck, graph, losses, ops
+from coursekit import feedback
+from coursekit.checks import graph as graph_checks
+from coursekit.feedback import PRACTISED, FeedbackError
+from mlpkit import MLP, gradcheck, graph, losses, ops
 from mlpkit.datasets import one_hot
-from mlpkit.feedback import PRACTISED, FeedbackError
 from mlpkit.graph import Value
 from mlpkit.losses import binary_cross_entropy_backward as bce_backward_alias
 from mlpkit.losses import softmax_cross_entropy_backward as sce_backward_alias
@@ -170,11 +172,11 @@ def train_with_model_backward(model, X, y, epochs, batch_size, lr, seed):
 
 
 def order_right(L):
-    return feedback_graph.correct_topological_order(L)
+    return graph_checks.correct_topological_order(L)
 
 
 def graph_backward_right(L):
-    feedback_graph._simulate(L, order_right(L))
+    graph_checks._simulate(L, order_right(L))
 
 
 def softmax_jacobian_right(z):
@@ -304,6 +306,11 @@ def tiny_private_backward():
     return model._backward(y, y_hat, buffer)
 
 
+def tiny_step():
+    model, _, y, y_hat, buffer = tiny_network()
+    model.step({key: np.zeros_like(W) for key, W in model.params.items()}, 0.1)
+
+
 def tiny_training():
     model, X, y, _, _ = tiny_network()
     return mlpkit.train(model, X, y, epochs=1, progress=False)
@@ -327,6 +334,7 @@ CALLS = {
     "mlpkit.gradcheck.jacobian": lambda: gradcheck.jacobian(lambda v: 2 * v, np.ones(2)),
     "mlpkit.mlp.MLP.backward": tiny_backward,
     "mlpkit.mlp.MLP._backward": tiny_private_backward,
+    "mlpkit.mlp.MLP.step": tiny_step,
     "mlpkit.training.train": tiny_training,
 }
 
@@ -638,8 +646,8 @@ def test_close_uses_a_relative_and_an_absolute_tolerance():
 
 # -- the autodiff engine and the softmax Jacobian: each typical mistake is named ---------------------------------
 def _backward_with(**switches):
-    """A graph_backward with one of the typical mistakes switched on (the switches of feedback_graph._simulate)."""
-    return lambda L: feedback_graph._simulate(L, order_right(L), **switches)
+    """A graph_backward with one of the typical mistakes switched on (the switches of graph_checks._simulate)."""
+    return lambda L: graph_checks._simulate(L, order_right(L), **switches)
 
 
 ENGINE_MISTAKES = [

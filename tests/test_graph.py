@@ -192,7 +192,7 @@ def test_draw_into_existing_axes_and_rejects_non_values():
 @pytest.mark.parametrize("build", [lambda x, y: x**2 + 2 * x * y, lambda x, y: x * x + x,
                                    lambda x, y: ((x * y).exp() + x).log() * y + x])
 def test_arrows_that_skip_columns_bend_around_boxes(build):
-    from mlpkit.graph import _layout
+    from coursekit.drawing import layout as _layout
 
     L = build(Value(1.0, name="x"), Value(4.0, name="y"))
     order = topological_order(L)
@@ -207,3 +207,19 @@ def test_arrows_that_skip_columns_bend_around_boxes(build):
             for xp, yp in path:
                 if xp == x:                       # the arrow passes this node's column at height yp
                     assert abs(yp - y) >= 0.99, f"arrow {child}->{parent} runs through {node.label}"
+
+
+def test_the_autodiff_imports_without_matplotlib_and_draw_lives_in_drawing():
+    import subprocess
+    import sys
+
+    code = ("import sys, mlpkit.graph; "
+            "assert 'matplotlib' not in sys.modules and 'coursekit.drawing' not in sys.modules, sorted(sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    from coursekit import drawing
+    from mlpkit import graph
+
+    L = Value(2.0, name="x") * 3
+    L.backward()
+    assert len(graph.draw(L).axes[0].texts) == len(drawing.draw(L).axes[0].texts) == 5   # 3 boxes, 2 arrows

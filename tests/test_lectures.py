@@ -110,13 +110,13 @@ def test_index_shows_the_readme_command_to_open_the_course():
     assert readme_commands()[0] in text(read(ROOT / "lectures" / "00_index.ipynb"), "markdown")
 
 
-def test_pictures_come_from_mlpkit_not_from_the_notebook():
-    # drawing helpers live in mlpkit.plots and mlpkit.pictures (tested in tests/test_plots.py), once
+def test_pictures_come_from_the_packages_not_from_the_notebook():
+    # drawing helpers live in mlpkit.plots and coursekit.pictures (tested in tests/test_plots.py), once
     for path in LECTURES:
         code = text(read(path), "code")
         helpers = re.findall(r"^\s*def ((?:draw|show|plot)_\w+)\(", code, re.M)
         assert not helpers and "matplotlib.patches" not in code, (
-            f"{path.name} draws with its own helpers {helpers}: use mlpkit.plots / mlpkit.pictures")
+            f"{path.name} draws with its own helpers {helpers}: use mlpkit.plots / coursekit.pictures")
 
 
 def test_the_floating_point_appendix_is_linked_from_lecture_05_and_links_back():

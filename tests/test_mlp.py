@@ -130,3 +130,22 @@ def test_forward_and_backward_errors_name_argument_and_shapes():
         model.loss(y, np.ones((3, 6)) / 3)
     with pytest.raises(ValueError, match=r"X: expected an array of real numbers"):
         model.predict(np.array([["a"]]))
+
+
+def test_step_moves_every_parameter_against_its_gradient_and_checks_the_grads():
+    model = MLP([2, 3, 2], seed=0)
+    before = {key: W.copy() for key, W in model.params.items()}
+    grads = {key: np.full_like(W, 2.0) for key, W in model.params.items()}
+    model.step(grads, 0.25)
+    for key, W in model.params.items():
+        np.testing.assert_allclose(W, before[key] - 0.5)
+    with pytest.raises(ValueError, match=r"grads: expected the keys \['W1', 'b1', 'W2', 'b2'\]"):
+        model.step({"W1": grads["W1"]}, 0.1)
+    with pytest.raises(ValueError, match=r"grads\['b1'\] has shape \(1, 3\), expected \(3, 1\)"):
+        model.step({**grads, "b1": np.zeros((1, 3))}, 0.1)
+
+
+def test_labels_are_the_most_probable_class_or_the_thresholded_sigmoid():
+    softmax_model, sigmoid_model = MLP([2, 3, 3], seed=0), MLP([2, 3, 1], output="sigmoid", seed=0)
+    np.testing.assert_array_equal(softmax_model.labels(np.array([[0.1, 0.7], [0.6, 0.2], [0.3, 0.1]])), [1, 0])
+    np.testing.assert_array_equal(sigmoid_model.labels(np.array([[0.49, 0.5, 0.9]])), [0, 1, 1])

@@ -1,4 +1,4 @@
-"""The lecture plots (mlpkit.plots) and pictures (mlpkit.pictures) draw what they claim to draw."""
+"""The lecture plots (mlpkit.plots) and pictures (coursekit.pictures) draw what they claim to draw."""
 
 import matplotlib.colors
 import matplotlib.patches
@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from mlpkit import MLP, datasets, ops, pictures, plots
+from coursekit import pictures
+from mlpkit import MLP, datasets, ops, plots
 
 
 def test_plot_history_draws_train_and_validation_curves():
@@ -39,7 +40,7 @@ def test_plot_activation_draws_function_and_derivative():
     plt.close("all")
 
 
-# ---- mlpkit.pictures ---------------------------------------------------------------------------------------------
+# ---- coursekit.pictures ------------------------------------------------------------------------------------------
 
 def red_labels(ax) -> list[str]:
     """The gradient labels dL/d(...) a picture writes in red."""

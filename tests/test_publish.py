@@ -26,11 +26,13 @@ GITHUB = "someone/backprop-course"
 EXERCISES = sorted((ROOT / "exercises").glob("*/*.ipynb"))
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 TOP_LEVEL = {".course-edition", ".gitignore", "README.md", "binder", "conftest.py", "exercises", "lectures", "mlpkit",
+             "coursekit",
              "nbgrader_config.py", "pyproject.toml", "requirements-dev.txt", "requirements.txt", "tests"}
 NEVER = {"solutions", "tools", "docs", "benchmarks", ".ci", "gradebook.db", "grades.csv", "submitted", "autograded",
          "feedback", "grading", "test-artifacts", ".venv", "__pycache__", ".ipynb_checkpoints", "instructors.md"}
 COURSE_COMMAND = ("python3.11 -m venv .venv && .venv/bin/pip install -r requirements.txt && "
-                  ".venv/bin/jupyter lab lectures/00_index.ipynb")
+                  ".venv/bin/python binder/student_setup.py && "
+                  ".venv/bin/jupyter lab --ServerApp.root_dir=. lectures/00_index.ipynb")
 TEST_COMMAND = ("python3.11 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt && "
                 ".venv/bin/python -m pytest")
 
@@ -76,7 +78,10 @@ def test_edition_holds_the_student_files_and_nothing_else(edition):
         assert (dest / notebook.relative_to(ROOT)).read_bytes() == notebook.read_bytes(), notebook
     assert files(dest / "exercises") == {p.relative_to(ROOT / "exercises").as_posix() for p in EXERCISES}
     assert files(dest / "lectures") == {p.name for p in LECTURES}
-    assert files(dest / "mlpkit") == {p.name for p in (ROOT / "mlpkit").glob("*.py")}
+    assert files(dest / "coursekit") == {p.relative_to(ROOT / "coursekit").as_posix()
+                                         for p in (ROOT / "coursekit").rglob("*.py")}
+    shipped = [*(ROOT / "mlpkit").glob("*.py"), *(ROOT / "mlpkit" / "data").glob("*")]
+    assert files(dest / "mlpkit") == {p.relative_to(ROOT / "mlpkit").as_posix() for p in shipped}
     assert files(dest / "binder") == files(ROOT / "binder")
     assert os.stat(dest / "binder" / "postBuild").st_mode & stat.S_IXUSR
     assert {f"tests/{name}" for name in files(dest / "tests")} == set(STUDENT_TESTS)

@@ -20,7 +20,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from mlpkit.feedback import PRACTISED
+from coursekit.feedback import PRACTISED
 from mlpkit.graph import Value
 from tests.exercise_variants import FAILS, GRAPH_BACKWARD, NOTEBOOK_OF, TOPOLOGICAL_ORDER, VARIANTS, edited
 from tools.referee import hidden, plain, run
@@ -428,9 +428,9 @@ def test_the_instructors_guide_lists_every_requirement_with_its_check():
 
 
 @pytest.mark.parametrize("grade_id, source", [
-    ("topological_order", "from mlpkit.feedback_graph import correct_topological_order\n"
+    ("topological_order", "from coursekit.checks.graph import correct_topological_order\n"
                           "def topological_order(L):\n    return correct_topological_order(L)\n"),
-    ("graph_backward", "import mlpkit.feedback_graph as checks\n"
+    ("graph_backward", "import coursekit.checks.graph as checks\n"
                        "def graph_backward(L):\n    checks._simulate(L, topological_order(L))\n"),
 ])
 def test_the_visible_checks_own_answers_are_not_there_when_grading(grade_id, source):

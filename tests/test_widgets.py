@@ -1,4 +1,4 @@
-"""The lectures' widgets (mlpkit.widgets), driven from Python: set a control's value, and the caption and the
+"""The lectures' widgets (coursekit.widgets), driven from Python: set a control's value, and the caption and the
 picture show what they claim (the browser rehearsal, tests/test_binder.py, moves the same controls in JupyterLab)."""
 
 import re
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import mlpkit
-from mlpkit import ops, widgets
+from coursekit import widgets
+from mlpkit import ops
 from mlpkit.datasets import one_hot, spiral
 
 

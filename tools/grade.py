@@ -30,8 +30,8 @@ from tools.workers import Pool, default_jobs
 KEEP_BACKUPS = 20
 #: Answer code that deserves a look: it can reach the tests, the grader or the machine. A hint for review only:
 #: no score depends on it.
-SUSPICIOUS = re.compile(r"mlpkit\.feedback|from\s+mlpkit\s+import\s+feedback|showtraceback|sys\.modules|__builtins__|"
-                        r"\bbuiltins\b|__code__|\bctypes\b|\bgc\.|\binspect\.|\bimportlib\b|\bsubprocess\b|"
+SUSPICIOUS = re.compile(r"coursekit\.feedback|from\s+coursekit\s+import\s+feedback|showtraceback|sys\.modules|"
+                        r"__builtins__|\bbuiltins\b|__code__|\bctypes\b|\bgc\.|\binspect\.|\bimportlib\b|\bsubprocess\b|"
                         r"os\.system|\bsocket\b|\burllib\b|\brequests\b|sys\.exit|os\._exit|os\.kill|\bsignal\b")
 SANDBOX_MESSAGE = re.compile(r"course grading sandbox: ([^:\n]+) is not allowed while grading")
 #: Seconds a worker may spend on one student beyond what the time limits allow (kernel starts, nbgrader, feedback).

@@ -194,6 +194,7 @@ def release(course: Course, assignments: list[str] | None = None) -> list[Path]:
 
 @contextlib.contextmanager
 def _temporary(obj, **values):
+    """Like nbgrader.utils.temp_attrs, but restores the attributes on an exception too (temp_attrs has no finally)."""
     old = {k: getattr(obj, k) for k in values}
     try:
         for k, v in values.items():

@@ -239,7 +239,7 @@ def install() -> None:
     import matplotlib.pyplot  # noqa: F401
     import numpy  # noqa: F401
 
-    for name in ("mlpkit", "mlpkit.feedback"):
+    for name in ("mlpkit", "coursekit", "coursekit.feedback"):
         try:
             __import__(name)
         except ImportError:

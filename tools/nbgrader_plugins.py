@@ -125,7 +125,8 @@ class SandboxedExecute(Execute):
         "Folders student code may not read or write (the course directory). The gradebook's folder is "
         "always protected.")).tag(config=True)
     readable_paths = List(Unicode(), help=(
-        "Folders inside a protected one that student code may read; default: the mlpkit package.")).tag(config=True)
+        "Folders inside a protected one that student code may read; default: the mlpkit and coursekit "
+        "packages.")).tag(config=True)
     memory_limit_mb = Integer(4096, help="Address-space limit of a grading kernel in MB (0: none).").tag(config=True)
     file_limit_mb = Integer(100, help="Largest file a grading kernel may write, in MB (0: none).").tag(config=True)
     max_output_chars = Integer(200_000, help=(
@@ -147,7 +148,7 @@ class SandboxedExecute(Execute):
         if db_url.startswith("sqlite:///"):
             protected.append(str(Path(db_url[len("sqlite:///"):]).resolve().parent))
         protected.append(str(Path(_kernels_folder()).resolve()))
-        readable = list(self.readable_paths) or [p for p in [_package_dir("mlpkit")] if p]
+        readable = list(self.readable_paths) or [p for p in [_package_dir("mlpkit"), _package_dir("coursekit")] if p]
         kernel_name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name", "python3")
         return (kernel_name, tuple(protected), tuple(readable), self.memory_limit_mb, self.file_limit_mb,
                 tuple(self.extra_arguments), self.sandbox)

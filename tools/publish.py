@@ -61,7 +61,7 @@ FORBIDDEN_PATHS = {SOURCE, "tools", "gradebook.db", "gradebook.db-journal", "gra
                    "feedback", "grading", "instructors.md"}     # a file or folder of one of these names, anywhere
 FORBIDDEN_TEXT = ["### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
                   "tools.referee", "tools.nbgrader_plugins", "tools.grading"]
-BY_DESIGN = ("mlpkit", "lectures")          # published on purpose: the library taught and the lectures
+BY_DESIGN = ("mlpkit", "coursekit", "lectures")  # published on purpose: the library, its course kit, the lectures
 MIN_LINE = 25                               # shorter answer lines are too common to report on their own
 SOLUTION_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION", re.S | re.M)
 
@@ -238,7 +238,8 @@ def publish(root: Path, dest: Path, github: str | None = None, force: bool = Fal
 
     for name in COPIED_FILES + STUDENT_TESTS + [t for t in OPTIONAL_TESTS if (root / t).is_file()]:
         _copy(root, dest, name)
-    for folder, pattern in [("mlpkit", "*.py"), ("lectures", "*.ipynb"), ("binder", "*")]:
+    for folder, pattern in [("mlpkit", "*.py"), ("mlpkit/data", "*"), ("coursekit", "*.py"), ("lectures", "*.ipynb"),
+                            ("binder", "*")]:
         for path in _files(root / folder, pattern):
             _copy(root, dest, path.relative_to(root).as_posix())
     for notebooks in assignments.values():
@@ -359,7 +360,7 @@ def leaks(dest: Path, root: Path) -> list[str]:
     - one line of a reference answer, with or without its trailing comment, if it is longer than MIN_LINE (25)
       characters, is not a comment, is not in the blank release notebooks (given code such as
       `rng = np.random.default_rng(seed)` and `model.params[key] -= lr * grads[key]`), and is not in the edition's
-      mlpkit/ or lectures/, in any other file.
+      mlpkit/, coursekit/ or lectures/, in any other file.
 
     The last exception is by design and a known limit: mlpkit is the library the course teaches (its practised
     functions exist there and are removed only while grading) and the lectures derive the same formulas, so lines
@@ -367,7 +368,8 @@ def leaks(dest: Path, root: Path) -> list[str]:
     when this was written, that excludes six lines: `X, z1, a1, z2, a2, z3 = buffer` (lectures/05, in backward);
     in train_sgd, `order = rng.permutation(N)  # a new shuffle every epoch` and
     `for start in range(0, N, batch_size):` (mlpkit/training.py), `y_hat, buffer = model.forward(X_batch)`
-    (lectures/00 and 01), `for epoch in range(epochs):` and `loss_sum += L * len(batch)` (mlpkit/feedback.py).
+    (lectures/00 and 01), `for epoch in range(epochs):` and `loss_sum += L * len(batch)`
+    (coursekit/checks/training.py).
     Short lines (e.g. graph_by_hand's `dL_dx = 3.0`) are only found as part of their whole answer.
     - a definition of a graded function (`def relu_backward(`...) outside mlpkit/, lectures/ and the blank
       exercises: a test that checks the checks holds correct answers, however reworded (tests/test_feedback.py,

@@ -100,23 +100,33 @@ def _run(cmd: list[str], log, timeout: float, **kwargs) -> float:
     return seconds
 
 
+def _uv() -> str:
+    """The uv next to this Python (requirements-dev.txt installs it), or on PATH."""
+    here = Path(sys.executable).with_name("uv")
+    found = str(here) if here.exists() else shutil.which("uv")
+    if not found:
+        raise AssertionError("uv is missing: pip install -r requirements-dev.txt")
+    return found
+
+
 def build_binder_env(repo: Path, venv: Path, log_path: Path, python: str | None = None,
                      preinstall: list[str] = ()) -> dict[str, float]:
     """Build the student environment in `venv` from `repo`'s binder/ files; return the seconds per step.
 
-    pip uses its cache (repo2docker passes --no-cache-dir; the result is the same, only slower). `preinstall`
-    (e.g. repo2docker_base_pins()) is installed first, as repo2docker's base environment is."""
+    The packages are installed by uv (`uv pip install`, from requirements-dev.txt), not by pip as on Binder: every
+    version is pinned (the lock), so both install the same files, and uv does it in a fraction of pip's time
+    (measured here: 97 s with pip for the two steps on a loaded machine). `preinstall` (e.g.
+    repo2docker_base_pins()) is installed first, as repo2docker's base environment is."""
     python = python or find_python()
     times: dict[str, float] = {}
     with open(log_path, "w") as log:
         times["venv"] = _run([python, "-m", "venv", str(venv)], log, 180, env=clean_env())
         env = clean_env(venv)
+        install = [_uv(), "pip", "install", "--python", str(venv / "bin" / "python")]
         if preinstall:
-            times["pip install (base environment)"] = _run(
-                [str(venv / "bin" / "python"), "-m", "pip", "install", *preinstall], log, 1200, cwd=repo, env=env)
-        times["pip install -r binder/requirements.txt"] = _run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "-r", "binder/requirements.txt"], log, 1200,
-            cwd=repo, env=env)
+            times["uv pip install (base environment)"] = _run([*install, *preinstall], log, 1200, cwd=repo, env=env)
+        times["uv pip install -r binder/requirements.txt"] = _run(
+            [*install, "-r", "binder/requirements.txt"], log, 1200, cwd=repo, env=env)
         post_build = repo / "binder" / "postBuild"
         post_build.chmod(post_build.stat().st_mode | 0o111)       # repo2docker: RUN chmod +x binder/postBuild
         times["binder/postBuild"] = _run(["./binder/postBuild"], log, 600, cwd=repo, env=env)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -48,9 +49,12 @@ def free_port() -> int:
 class JupyterLab:
     """`jupyter lab` of `venv`, serving `root` on 127.0.0.1; a context manager that always cleans up."""
 
-    def __init__(self, venv: Path, root: Path, log_path: Path, env: dict[str, str], start_timeout: float = 90):
+    def __init__(self, venv: Path, root: Path, log_path: Path, env: dict[str, str], start_timeout: float = 90,
+                 launch: list[str] | None = None):
+        """`launch`: the arguments that say what to serve, run from `root` (default: root as the root folder)."""
         self.venv, self.root, self.log_path, self.env = venv, root, log_path, env
         self.start_timeout = start_timeout
+        self.launch = [f"--ServerApp.root_dir={root}"] if launch is None else launch
         self.port, self.token = free_port(), secrets.token_hex(16)
         self.proc: subprocess.Popen | None = None
         self._log = None
@@ -62,8 +66,7 @@ class JupyterLab:
     def __enter__(self) -> JupyterLab:
         cmd = [str(self.venv / "bin" / "jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={self.token}", "--LabApp.expose_app_in_browser=True",
-               f"--ServerApp.root_dir={self.root}"]
+               f"--IdentityProvider.token={self.token}", "--LabApp.expose_app_in_browser=True", *self.launch]
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         self._log = open(self.log_path, "w")
@@ -106,6 +109,21 @@ class JupyterLab:
             return self.get(path)[0]
         except urllib.error.HTTPError as error:
             return error.code
+
+    def browser_url(self, timeout: float = 10) -> str:
+        """The URL `jupyter lab` opens in the student's web browser: the page it writes for that, even with
+        --no-browser, in the runtime folder of the server's HOME (jpserver-file-to-run-PID-open.html when it was
+        given a file to open, else jpserver-PID-open.html)."""
+        runtime = Path(self.env["HOME"], ".local", "share", "jupyter", "runtime")
+        pid = self.proc.pid
+        deadline = time.monotonic() + timeout
+        while not (runtime / f"jpserver-{pid}-open.html").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        page = runtime / f"jpserver-file-to-run-{pid}-open.html"
+        page = page if page.exists() else runtime / f"jpserver-{pid}-open.html"
+        found = re.search(r'<a href="([^"]+)"', page.read_text())
+        assert found, page.read_text()
+        return found.group(1)
 
     def log_tail(self, chars: int = 4000) -> str:
         if self._log:
@@ -232,12 +250,13 @@ class Student:
     def close(self) -> None:
         self.page.close()
 
-    def open(self, path: str, timeout: float = 90) -> Notebook:
+    def open(self, path: str, timeout: float = 90, url: str | None = None) -> Notebook:
         """The first notebook through its URL (as the Binder badge's urlpath=lab/tree/PATH does, in a fresh
-        workspace), the others with File > Open (docmanager:open); wait until its kernel is idle."""
+        workspace; or `url`, e.g. the one `jupyter lab PATH` opens), the others with File > Open
+        (docmanager:open); wait until its kernel is idle."""
         if not self.started:
-            self.page.goto(f"{self.lab.url}/lab/workspaces/{self.workspace}/tree/{path}?reset&token={self.lab.token}",
-                           timeout=timeout * 1000)
+            url = url or f"{self.lab.url}/lab/workspaces/{self.workspace}/tree/{path}?reset&token={self.lab.token}"
+            self.page.goto(url, timeout=timeout * 1000)
             self.started = True
         else:
             self.page.evaluate("path => { window.jupyterapp.commands.execute('docmanager:open', {path}); }", path)
@@ -256,6 +275,30 @@ class Student:
             with contextlib.suppress(Exception):
                 toast.get_by_role("button", name="No", exact=True).click(timeout=5000)
                 toast.wait_for(state="detached", timeout=5000)
+
+    def news_toasts(self) -> int:
+        """How many toasts about Jupyter news the page shows (JupyterLab asks a few seconds after start unless its
+        setting fetchNews says yes or no)."""
+        return self.page.locator(".Toastify__toast", has_text=re.compile("Jupyter news", re.I)).count()
+
+    def menu_bar(self) -> list[str]:
+        """The labels of the top menu bar (File, Edit, ...)."""
+        self.page.locator("#jp-menu-panel .lm-MenuBar-itemLabel").first.wait_for(timeout=30_000)
+        return [t.strip() for t in self.page.locator("#jp-menu-panel .lm-MenuBar-itemLabel").all_text_contents()]
+
+    def browse(self, folder: str, timeout: float = 30) -> list[str]:
+        """Go to `folder` in the file browser as a student does (the breadcrumbs' home icon, then a double click
+        on each folder of the path) and return the names it lists there."""
+        self.page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+        browser = self.page.locator("#filebrowser")
+        browser.locator(".jp-BreadCrumbs-home").click(timeout=timeout * 1000)
+        for part in [p for p in folder.split("/") if p]:
+            name = browser.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(part)}$"))
+            name.first.dblclick(timeout=timeout * 1000)
+            browser.locator(".jp-BreadCrumbs-item", has_text=re.compile(f"^{re.escape(part)}$")).first.wait_for(
+                timeout=timeout * 1000)
+        self.page.wait_for_timeout(500)            # the listing follows the breadcrumbs in the same update
+        return [t.strip() for t in browser.locator(".jp-DirListing-itemText").all_text_contents()]
 
     def plugins(self, ids) -> dict[str, dict[str, bool]]:
         """For each JupyterLab plugin id: is it registered (disabled plugins are not) and activated."""

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from mlpkit import feedback
-from mlpkit.feedback import diagnose
+from coursekit import feedback
+from coursekit.feedback import diagnose
 
 from .plain import Opaque
 

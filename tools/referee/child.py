@@ -10,10 +10,10 @@ The child, in this order:
 1. sets resource limits (memory, file size, CPU time), points stdin/stdout/stderr at /dev/null and closes every
    other file descriptor (so nothing it runs can talk to the host or the grader);
 2. replaces the practised mlpkit functions (``task.json: remove``) with stubs everywhere mlpkit refers to them,
-   replaces ``mlpkit.feedback`` with an empty module, and checks that the originals are gone from memory;
+   replaces ``coursekit.feedback`` with an empty module, and checks that the originals are gone from memory;
 3. installs the grading sandbox (tools/grading_sandbox.py) with reads allowed only inside the Python
-   installation and the task folder (never the course, never mlpkit's source), writes only in ``work/``, no
-   processes, no network, no new third-party imports;
+   installation and the task folder (never the course, never mlpkit's or coursekit's source), writes only in
+   ``work/``, no processes, no network, no new third-party imports;
 4. runs the notebook's code cells up to the test cell, in order, in one namespace (an error in a cell does not
    stop the next, as in Jupyter), within a time budget;
 5. runs the probe: calls the function on each hidden input (read from the task folder with
@@ -50,6 +50,7 @@ import matplotlib.pyplot  # noqa: E402,F401
 import numpy as np  # noqa: E402
 from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 
+import coursekit  # noqa: E402 - the package alone, none of its modules: coursekit.feedback is replaced
 import mlpkit  # noqa: E402
 import mlpkit.datasets  # noqa: E402,F401
 import mlpkit.gradcheck  # noqa: E402,F401
@@ -142,8 +143,8 @@ def remove_practised(names: list[str]) -> None:
     if alive:
         raise SetupError(f"still reachable after removal: {', '.join(alive)} (add the place that refers to them "
                          "to tools/referee/child.py _mlpkit_namespaces)")
-    feedback = types.ModuleType("mlpkit.feedback", "Not available while grading.")
-    sys.modules["mlpkit.feedback"] = mlpkit.feedback = feedback
+    feedback = types.ModuleType("coursekit.feedback", "Not available while grading.")
+    sys.modules["coursekit.feedback"] = coursekit.feedback = feedback
 
 
 # -- 4. replaying the notebook ----------------------------------------------------------------------------------
@@ -281,7 +282,7 @@ def _install_sandbox(task: dict, folder: Path, work: Path) -> None:
                                *site.getsitepackages())}
     inside_course = tuple(p for p in roots if any(p.startswith(c + os.sep) for c in protected))   # a venv there
     read_only_in = tuple(sorted(roots)) + (real(folder),)
-    unreadable = (real(os.path.dirname(mlpkit.__file__)),)
+    unreadable = (real(os.path.dirname(mlpkit.__file__)), real(os.path.dirname(coursekit.__file__)))
     imports = frozenset(name.partition(".")[0] for name in sys.modules) | frozenset(sys.stdlib_module_names)
     linecache.clearcache()
     sys.path[:] = [p for p in sys.path if p and not any(real(p) == c for c in protected)]

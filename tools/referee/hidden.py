@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from mlpkit import MLP, feedback, losses, ops, train
+from coursekit import feedback
+from coursekit.feedback import close
+from mlpkit import MLP, losses, ops, train
 from mlpkit.datasets import one_hot, spiral
-from mlpkit.feedback import close
 from mlpkit.gradcheck import numerical_gradient
 from mlpkit.graph import Value
 
@@ -319,7 +320,7 @@ REQUIREMENTS = [
     Requirement("arguments", "every function", "does not change the arrays it receives (train_sgd: except "
                 "model.params)", "judge_call: the arguments after each call"),
     Requirement("practised", "every function", "does not call the practised mlpkit functions "
-                "(mlpkit.feedback.PRACTISED)", "removed from the referee's process"),
+                "(coursekit.feedback.PRACTISED)", "removed from the referee's process"),
     Requirement("defined", "every function", "is defined when its test cell runs and finishes within the time "
                 "limit", "judge_call, the referee's timers"),
 ]

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from coursekit.checks.graph import backward_mistakes, correct_topological_order, grads_mistake, order_mistake
+from coursekit.checks.jacobian import diag_of_column, jacobian_mistakes, softmax_backward_mistakes
 from mlpkit import ops
-from mlpkit.feedback_graph import backward_mistakes, correct_topological_order, grads_mistake, order_mistake
-from mlpkit.feedback_jacobian import diag_of_column, jacobian_mistakes, softmax_backward_mistakes
 from mlpkit.gradcheck import jacobian, numerical_gradient
 from mlpkit.graph import Value
 

@@ -1,7 +1,7 @@
-"""Visible checks for the autodiff exercise: ``topological_order(L)`` and ``graph_backward(L)``.
+"""Visible checks for the graph exercises: the graph by hand, ``topological_order(L)`` and ``graph_backward(L)``.
 
 Both work on graphs of ``mlpkit.graph.Value`` (``.children``, ``.local_grads``, ``.grad``). The diagnoses are
-written on plain data (node indices and lists of numbers), so the grader's hidden tests (tools/referee/hidden.py)
+written on plain data (node indices and lists of numbers), so the grader's hidden tests (tools/referee/hidden_graph.py)
 word their verdicts with the same functions: ``order_mistake`` and ``grads_mistake``, with the typical mistakes
 of a backward pass computed by ``backward_mistakes``.
 """
@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from .feedback import TOLERANCE, FeedbackError, _call, _passed
-from .graph import Value
+from mlpkit.graph import Value
 
-__all__ = ["check_topological_order", "check_graph_backward", "order_mistake", "grads_mistake",
+from .calling import _call
+from .diagnosis import TOLERANCE, FeedbackError, _passed
+
+__all__ = ["check_graph_by_hand", "check_topological_order", "check_graph_backward", "order_mistake", "grads_mistake",
            "backward_mistakes", "correct_topological_order", "example_graphs"]
 
 
@@ -156,6 +158,28 @@ def backward_mistakes(make_graph: Callable[[], tuple[Value, list[Value]]]) -> li
 
 
 # -- the visible checks ---------------------------------------------------------------------------------------
+def check_graph_by_hand(build: Callable[..., Value], values: dict[str, float], answers: dict[str, Any]) -> None:
+    """Compare hand-computed gradients with the graph engine.
+
+    ``build(**values)`` builds the graph from Values; ``answers`` maps each input
+    name to the student's dL/d(input). Says which one is wrong, not what it should be.
+    """
+    inputs = {name: Value(v, name=name) for name, v in values.items()}
+    L = build(**inputs)
+    L.backward()
+    wrong = []
+    for name, got in answers.items():
+        if got is None or isinstance(got, bool) or not isinstance(got, (int, float, np.floating, np.integer)):
+            raise FeedbackError(f"dL_d{name} should be a number, got {got!r}")
+        if abs(float(got) - inputs[name].grad) > 1e-6 * max(1.0, abs(inputs[name].grad)):
+            wrong.append(f"dL_d{name}")
+    if wrong:
+        raise FeedbackError(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not right. Multiply the local "
+                            "gradients along each path from L to the input, and add up the paths when an input "
+                            "is used more than once.")
+    _passed("all three gradients are right")
+
+
 def check_topological_order(topological_order: Callable) -> None:
     """Visible test for ``topological_order(L) -> list`` on three graphs (a reused node, the lecture's graph,
     paths of unequal length)."""

@@ -1,7 +1,7 @@
 """Visible checks for the Jacobian exercise: ``softmax_jacobian(z)`` and ``softmax_backward(dL_dy_hat, z)``.
 
 ``jacobian_mistakes`` and ``softmax_backward_mistakes`` give what each typical mistake computes; the grader's
-hidden tests (tools/referee/hidden.py) name the same mistakes with them.
+hidden tests (tools/referee/hidden_graph.py) name the same mistakes with them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
-from .feedback import FeedbackError, _call, _check, _passed
+from mlpkit import ops
+
+from .calling import _call
+from .diagnosis import FeedbackError, _check, _passed
 
 __all__ = ["check_softmax_jacobian", "check_softmax_backward", "jacobian_mistakes", "softmax_backward_mistakes",
            "diag_of_column", "DIAG_OF_COLUMN"]

@@ -12,9 +12,16 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-from .plots import _axes
-
 __all__ = ["draw_network", "draw_products", "show_matrix", "draw_mlp_graph", "MLP_GRAPH_NODES"]
+
+
+def _axes(ax, figsize=(5, 4)):
+    """``ax``, or the axes of a new figure of ``figsize`` (the same rule as mlpkit.plots)."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize)[1]
 
 # ---- neurons and weights -----------------------------------------------------------------------------------------
 
