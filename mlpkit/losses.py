@@ -31,11 +31,17 @@ def clip_eps(dtype: np.dtype) -> float:
     return max(CLIP_FLOOR, float(np.finfo(dtype).eps))
 
 
-def _pair(y: np.ndarray, y_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(y, y_hat clipped to [eps, 1 - eps]), checked to have the same shape, y in y_hat's dtype."""
+def _checked(y: np.ndarray, y_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(y, y_hat) as 2-D float arrays of the same shape, y in y_hat's dtype."""
     y_hat = as_float_array("y_hat", y_hat, ndim=2)
     y = as_float_array("y", y, ndim=2).astype(y_hat.dtype, copy=False)
     same_shape("y", y, "y_hat", y_hat)
+    return y, y_hat
+
+
+def _pair(y: np.ndarray, y_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(y, y_hat clipped to [eps, 1 - eps]), checked as by ``_checked``."""
+    y, y_hat = _checked(y, y_hat)
     eps = clip_eps(y_hat.dtype)
     return y, np.clip(y_hat, eps, 1.0 - eps)
 
@@ -70,7 +76,5 @@ def softmax_cross_entropy_backward(y: np.ndarray, y_hat: np.ndarray) -> np.ndarr
     sample; averaging the loss over a batch of B samples divides by B. The same
     expression is dL/dz for a sigmoid output with binary cross-entropy.
     """
-    y_hat = as_float_array("y_hat", y_hat, ndim=2)
-    y = as_float_array("y", y, ndim=2).astype(y_hat.dtype, copy=False)
-    same_shape("y", y, "y_hat", y_hat)
+    y, y_hat = _checked(y, y_hat)
     return (y_hat - y) / y.shape[1]
