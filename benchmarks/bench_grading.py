@@ -39,7 +39,9 @@ from tests.test_grading_pipeline import (  # noqa: E402
     submission,
     write_folder,
 )
-from tools import grading  # noqa: E402
+from tools.collect import collect  # noqa: E402
+from tools.course import Course  # noqa: E402
+from tools.grade import grade  # noqa: E402
 from tools.workers import default_jobs  # noqa: E402
 
 TARGET_50_S = 120.0
@@ -101,13 +103,13 @@ def write_class(course, inbox: Path, students: int) -> None:
 
 
 def run(root: Path, students: int, jobs: int) -> dict:
-    course = make_course(root / "course", timeout=int(grading.Course(ROOT).config.Execute.timeout))
+    course = make_course(root / "course", timeout=int(Course(ROOT).config.Execute.timeout))
     inbox = root / "inbox"
     write_class(course, inbox, students)
     start = time.perf_counter()
     with PeakMemory() as memory:
-        grading.collect(course, inbox, ASSIGNMENT)
-        rows = grading.grade(course, ASSIGNMENT, jobs=jobs, quiet=True, echo=lambda *_: None)
+        collect(course, inbox, ASSIGNMENT)
+        rows = grade(course, ASSIGNMENT, jobs=jobs, quiet=True, echo=lambda *_: None)
     seconds = time.perf_counter() - start
     return {"students": len(rows), "jobs": jobs, "seconds": seconds, "peak_mb": memory.peak / 2**20,
             "full": sum(r.score == r.max_score for r in rows), "csv": course.grades_csv.read_bytes()}
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(base)
     base.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} CPUs ({default_jobs()} usable); Execute.timeout = "
-          f"{grading.Course(ROOT).config.Execute.timeout} s; load average {os.getloadavg()[0]:.1f}; "
+          f"{Course(ROOT).config.Execute.timeout} s; load average {os.getloadavg()[0]:.1f}; "
           f"sizes {args.sizes}; jobs {jobs}", flush=True)
     results = []
     try:

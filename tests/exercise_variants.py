@@ -1,4 +1,26 @@
-"""Submissions for testing the graded exercises: correct answers written another way, and typical mistakes.
+"""Test data for the graded exercises: the one test file to extend when an exercise is added.
+
+What the notebooks already say is read from the reference solutions (``solutions/backprop/*.ipynb``, with
+nbformat and nbgrader's cell metadata), not written here: ``NOTEBOOK_OF`` (answer cell's grade_id -> notebook
+file), ``POINTS`` (test cell's grade_id -> points), ``TOTAL_POINTS``, ``SIGNATURES`` (graded function -> the
+parameters of its ``def``) and ``GRADED_FUNCTIONS`` (the answer cells that define a function: all but answers
+typed as numbers, such as ``graph_by_hand``).
+
+To add an exercise, add here:
+
+- correct answers written differently: ``RIGHT[name]``, a Python function that the visible check
+  ``coursekit.feedback.check_<name>`` must accept (tests/test_feedback.py), and, as whole answer-cell sources,
+  entries in ``LOOPS`` or ``FLOAT32``;
+- a harmless call of every mlpkit function the exercise newly practises (``coursekit.feedback.PRACTISED``):
+  ``CALLS[dotted name]``, with which tests/test_feedback.py proves the function uncallable while a student's
+  function runs;
+- a violating answer for every new requirement id of ``tools.referee.hidden.REQUIREMENTS``: ``VIOLATIONS[id]``
+  (tests/test_referee.py);
+- typical mistakes: a variant in ``VARIANTS`` with, in ``FAILS``, the diagnosis of each test cell it fails.
+
+Lists of further typical mistakes of one exercise (MISTAKES, BACKWARD_MISTAKES, ENGINE_MISTAKES,
+TRAINING_MISTAKES, ARGUMENT_CHANGES, SHORTCUTS in tests/test_feedback.py; NAMED_MISTAKES, TRAINING_MISTAKES in
+tests/test_referee.py) are optional and stay next to their tests.
 
 ``VARIANTS[variant][grade_id]`` is the whole new source of that answer cell (signature and body). To build a
 submission, start from the reference solution (every answer cell of ``solutions/backprop/*.ipynb``) and
@@ -11,38 +33,53 @@ the visible test's diagnosis; every other test cell must pass. ``POINTS`` gives 
 submission's expected score is ``TOTAL_POINTS - sum(POINTS[t] for t in FAILS[variant])``.
 """
 
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import numpy as np
+from nbgrader.utils import is_grade, is_solution
+
+import mlpkit
+from coursekit.checks import graph as graph_checks
+from mlpkit import MLP, gradcheck, graph, losses, ops
+from mlpkit.datasets import one_hot
+from mlpkit.graph import Value
+
 ASSIGNMENT = "backprop"
+SOURCE = Path(__file__).resolve().parents[1] / "solutions" / ASSIGNMENT
 
-NOTEBOOK_OF = {
-    "graph_by_hand": "0_graphs_and_autodiff.ipynb",
-    "topological_order": "0_graphs_and_autodiff.ipynb",
-    "graph_backward": "0_graphs_and_autodiff.ipynb",
-    "matmul_backward": "1_layers_and_jacobian.ipynb",
-    "sigmoid_backward": "1_layers_and_jacobian.ipynb",
-    "relu_backward": "1_layers_and_jacobian.ipynb",
-    "softmax_jacobian": "1_layers_and_jacobian.ipynb",
-    "softmax_backward": "1_layers_and_jacobian.ipynb",
-    "binary_cross_entropy_backward": "2_mlp_and_training.ipynb",
-    "softmax_cross_entropy_backward": "2_mlp_and_training.ipynb",
-    "backward": "2_mlp_and_training.ipynb",
-    "train_sgd": "2_mlp_and_training.ipynb",
-}
 
-POINTS = {
-    "test_graph_by_hand": 3,
-    "test_topological_order": 3,
-    "test_graph_backward": 3,
-    "test_matmul_backward": 3,
-    "test_sigmoid_backward": 2,
-    "test_relu_backward": 3,
-    "test_softmax_jacobian": 2,
-    "test_softmax_backward": 3,
-    "test_binary_cross_entropy_backward": 2,
-    "test_softmax_cross_entropy_backward": 2,
-    "test_backward": 5,
-    "test_train_sgd": 3,
-}
+def _nbgrader_cells() -> list[tuple[str, nbformat.NotebookNode]]:
+    """(notebook file, cell) for every cell of the reference solutions, the notebooks in the order of their names."""
+    return [(path.name, cell) for path in sorted(SOURCE.glob("*.ipynb"))
+            for cell in nbformat.read(path, as_version=4).cells]
+
+
+def _grade_id(cell) -> str:
+    return cell.metadata["nbgrader"]["grade_id"]
+
+
+def _own_def(cell) -> ast.FunctionDef | None:
+    """The top-level ``def`` of the function an answer cell is named after, if it has one."""
+    return next((node for node in ast.parse(cell.source).body
+                 if isinstance(node, ast.FunctionDef) and node.name == _grade_id(cell)), None)
+
+
+_CELLS = _nbgrader_cells()
+#: answer cell (nbgrader ``solution: true``) -> its notebook, in the notebooks' order.
+NOTEBOOK_OF = {_grade_id(cell): name for name, cell in _CELLS if is_solution(cell)}
+#: test cell (nbgrader ``grade: true``) -> its points.
+POINTS = {_grade_id(cell): cell.metadata["nbgrader"]["points"] for _, cell in _CELLS if is_grade(cell)}
 TOTAL_POINTS = sum(POINTS.values())
+#: graded function -> its parameters, as its answer cell's ``def`` has them.
+SIGNATURES = {_grade_id(cell): ast.unparse(_own_def(cell).args) for _, cell in _CELLS
+              if is_solution(cell) and _own_def(cell) is not None}
+#: The answer cells that define their function (graph_by_hand's answer is three numbers).
+GRADED_FUNCTIONS = list(SIGNATURES)
+del _CELLS
 
 # -- correct answers, written with explicit Python loops -----------------------------------------------------
 LOOPS = {
@@ -329,8 +366,8 @@ TRAIN_GRADIENT_ASCENT = TRAIN_NOT_IN_PLACE.replace(
     "                model.params[key] += lr * grads[key]       # uphill: the sign of the step is wrong\n")
 assert TRAIN_GRADIENT_ASCENT != TRAIN_NOT_IN_PLACE
 
-#: The reference's depth-first search and walk back, the sources the graph mistakes (here and in
-#: tests/test_referee.py) are made from by one edit each.
+#: The reference's depth-first search and walk back, the sources the graph mistakes (in VARIANTS and
+#: VIOLATIONS) are made from by one edit each.
 TOPOLOGICAL_ORDER = '''
 def topological_order(L):
     order, seen = [], set()
@@ -445,4 +482,275 @@ FAILS = {
         "test_softmax_jacobian": r"J: has only the diagonal",
         "test_softmax_backward": r"summed over the batch \(axis=1\)"},
     "softmax_backward_tensor": {"test_softmax_backward": r"a \(K, B, K\) tensor of Jacobians"},
+}
+
+
+# == the visible checks (tests/test_feedback.py): a right answer per graded function, a call per practised one ==
+def order_right(L):
+    return graph_checks.correct_topological_order(L)
+
+
+def graph_backward_right(L):
+    graph_checks._simulate(L, order_right(L))
+
+
+def softmax_jacobian_right(z):
+    y = ops.softmax(z)
+    return np.diagflat(y) - y @ y.T
+
+
+def softmax_backward_right(u, z):
+    y = ops.softmax(z)
+    return y * (u - (y * u).sum(axis=0, keepdims=True))
+
+
+def sigmoid_correct(dL_dz, x):
+    s = 1 / (1 + np.exp(-x))
+    return dL_dz * s * (1 - s)
+
+
+def backward_numpy(L, y, y_hat, buffer, params, relu_at="z", sum_bias=True):
+    """The MLP's backward for buffer = (X, z1, a1, ..., zL); relu_at="a" and sum_bias=False are two mistakes."""
+    grads, dL_dz = {}, (y_hat - y) / y.shape[1]
+    for l in range(len(params) // 2, 0, -1):
+        grads[f"W{l}"] = dL_dz @ buffer[2 * l - 2].T
+        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True) if sum_bias else dL_dz
+        if l > 1:
+            relu_input = buffer[2 * l - 3] if relu_at == "z" else buffer[2 * l - 2]
+            dL_dz = (params[f"W{l}"].T @ dL_dz) * np.heaviside(relu_input, 0.5)
+    return grads
+
+
+def backward(L, y, y_hat, buffer, params):
+    """The global ``backward`` that ``train_sgd_right`` calls, as a notebook's train_sgd calls the notebook's,
+    deliberately wrong (gradient ascent): check_train_sgd must put a correct one in its place while it runs, as the
+    grader does, so the loop passes all the same."""
+    return {key: -g for key, g in backward_numpy(L, y, y_hat, buffer, params).items()}
+
+
+WRONG_BACKWARD = backward
+
+
+def train_sgd_right(model, X, y, epochs, batch_size, lr, seed):
+    """Mini-batch SGD as the task describes it, calling this module's global ``backward``."""
+    rng, N, history = np.random.default_rng(seed), X.shape[1], []
+    for _ in range(epochs):
+        order, loss_sum = rng.permutation(N), 0.0
+        for start in range(0, N, batch_size):
+            batch = order[start:start + batch_size]
+            y_hat, buffer = model.forward(X[:, batch])
+            L = model.loss(y[:, batch], y_hat)
+            grads = backward(L, y[:, batch], y_hat, buffer, model.params)
+            for key in model.params:
+                model.params[key] -= lr * grads[key]
+            loss_sum += L * len(batch)
+        history.append(loss_sum / N)
+    return history
+
+
+#: graded function -> a right answer, which its visible check must accept (one for every graded function).
+RIGHT = {
+    "topological_order": order_right,
+    "graph_backward": graph_backward_right,
+    "softmax_jacobian": softmax_jacobian_right,
+    "softmax_backward": softmax_backward_right,
+    "matmul_backward": lambda d, w, x: (d @ x.T, w.T @ d),
+    "sigmoid_backward": sigmoid_correct,
+    "relu_backward": lambda d, x: d * np.heaviside(x, 0.5),
+    "binary_cross_entropy_backward": lambda y, p: -(y / p - (1 - y) / (1 - p)) / y.shape[1],
+    "softmax_cross_entropy_backward": lambda y, p: (p - y) / y.shape[1],
+    "backward": backward_numpy,
+    "train_sgd": train_sgd_right,
+}
+
+
+def tiny_network():
+    model = MLP([2, 3, 2], seed=0)
+    X, y = np.ones((2, 4)), one_hot(np.array([0, 1, 0, 1]), 2)
+    y_hat, buffer = model.forward(X)
+    return model, X, y, y_hat, buffer
+
+
+def tiny_backward():
+    model, _, y, y_hat, buffer = tiny_network()
+    return model.backward(0.0, y, y_hat, buffer)
+
+
+def tiny_private_backward():
+    model, _, y, y_hat, buffer = tiny_network()
+    return model._backward(y, y_hat, buffer)
+
+
+def tiny_step():
+    model, _, y, y_hat, buffer = tiny_network()
+    model.step({key: np.zeros_like(W) for key, W in model.params.items()}, 0.1)
+
+
+def tiny_training():
+    model, X, y, _, _ = tiny_network()
+    return mlpkit.train(model, X, y, epochs=1, progress=False)
+
+
+#: A harmless call of each practised function (one for every name in coursekit.feedback.PRACTISED).
+CALLS = {
+    "mlpkit.ops.matmul_backward": lambda: ops.matmul_backward(np.ones((1, 1)), np.ones((1, 1)), np.ones((1, 1))),
+    "mlpkit.ops.sigmoid_backward": lambda: ops.sigmoid_backward(np.ones(2), np.zeros(2)),
+    "mlpkit.ops.relu_backward": lambda: ops.relu_backward(np.ones(2), np.zeros(2)),
+    "mlpkit.ops.relu_derivative": lambda: ops.relu_derivative(np.zeros(2)),
+    "mlpkit.losses.binary_cross_entropy_backward":
+        lambda: losses.binary_cross_entropy_backward(np.ones((1, 2)), np.full((1, 2), 0.5)),
+    "mlpkit.losses.softmax_cross_entropy_backward":
+        lambda: losses.softmax_cross_entropy_backward(np.eye(2), np.full((2, 2), 0.5)),
+    "mlpkit.graph.Value.sigmoid": lambda: Value(0.0).sigmoid(),
+    "mlpkit.graph.Value.relu": lambda: Value(0.0).relu(),
+    "mlpkit.graph.Value.backward": lambda: (Value(2.0) * Value(3.0)).backward(),
+    "mlpkit.graph.topological_order": lambda: graph.topological_order(Value(1.0)),
+    "mlpkit.gradcheck.numerical_gradient": lambda: gradcheck.numerical_gradient(lambda v: float(v @ v), np.ones(2)),
+    "mlpkit.gradcheck.jacobian": lambda: gradcheck.jacobian(lambda v: 2 * v, np.ones(2)),
+    "mlpkit.mlp.MLP.backward": tiny_backward,
+    "mlpkit.mlp.MLP._backward": tiny_private_backward,
+    "mlpkit.mlp.MLP.step": tiny_step,
+    "mlpkit.training.train": tiny_training,
+}
+
+
+def right_but_calling(name, dotted):
+    """A student's ``name`` that makes the call ``CALLS[dotted]`` and is otherwise ``RIGHT[name]``. It is made in
+    this module because check_train_sgd puts its correct ``backward`` into the globals of the function it checks,
+    and ``RIGHT["train_sgd"]`` calls this module's ``backward``."""
+    def student(*args):
+        CALLS[dotted]()
+        return RIGHT[name](*args)
+    return student
+
+
+# == the hidden tests (tests/test_referee.py): an answer that breaks each stated requirement ===================
+CORRECT_TRAIN = '''
+def train_sgd(model, X, y, epochs, batch_size, lr, seed):
+    rng = np.random.default_rng(seed)
+    N = X.shape[1]
+    history = []
+    for epoch in range(epochs):
+        order = {order}
+        loss_sum, losses_ = 0.0, []
+        for start in range(0, N, batch_size):
+            batch = order[start:start + batch_size]
+            y_hat, buffer = model.forward(X[:, batch])
+            L = model.loss(y[:, batch], y_hat)
+            grads = backward(L, y[:, batch], y_hat, buffer, model.params)
+            for key in model.params:
+                {update}
+            loss_sum += L * len(batch)
+            losses_.append(L)
+        history.append({epoch_loss})
+    return {returned}
+'''
+
+
+def train(order="rng.permutation(N)", update="model.params[key] -= lr * grads[key]", epoch_loss="loss_sum / N",
+          returned="history", before_loop="") -> str:
+    """The source of a train_sgd answer cell: correct with the defaults, one requirement broken by each change."""
+    source = CORRECT_TRAIN.format(order=order, update=update, epoch_loss=epoch_loss, returned=returned)
+    first = "    rng = np.random.default_rng(seed)\n"
+    return source.replace(first, first + before_loop)
+
+
+BACKWARD_MUTATES_Y_HAT = '''
+def backward(L, y, y_hat, buffer, params):
+    X, z1, a1, z2, a2, z3 = buffer
+    dL_dz = y_hat
+    dL_dz -= y                  # changes the caller's y_hat
+    dL_dz /= y.shape[1]
+    a = {0: X, 1: a1, 2: a2}
+    z = {1: z1, 2: z2}
+    grads = {}
+    for l in range(3, 0, -1):
+        if l < 3:
+            dL_dz = ops.relu_backward(dL_da, z[l])
+        grads[f"W{l}"] = dL_dz @ a[l - 1].T
+        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True)
+        dL_da = params[f"W{l}"].T @ dL_dz
+    return grads
+'''
+
+ORDER_FIRST_CHILD_ONLY = edited(TOPOLOGICAL_ORDER, "in node.children:", "in node.children[:1]:   # the first only")
+ORDER_REVERSED_BREADTH_FIRST = """
+def topological_order(L):
+    order, seen, queue = [], {L}, [L]
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for child in node.children:
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return order[::-1]      # a node reached early by a short path may still be used by a later one
+"""
+ORDER_CLEARS_LOCAL_GRADS = edited(TOPOLOGICAL_ORDER, "            order.append(node)\n",
+                                  "            order.append(node)\n"
+                                  "            node.local_grads = tuple(0.0 for _ in node.children)\n")
+BACKWARD_IGNORES_LOCAL_GRADS = edited(GRAPH_BACKWARD, "local * node.grad", "node.grad")
+BACKWARD_ZEROES_DATA = GRAPH_BACKWARD + "    for node in order:\n        node.data = 0.0\n"
+NO_RESET = VARIANTS["graph_no_reset_jacobian_diagonal_wrong_axis"]["graph_backward"]
+
+#: requirement id -> (replacement answer cells, the test cell that must fail, what its verdict must say)
+VIOLATIONS = {
+    "graph-numbers": ({"graph_by_hand": 'dL_dx, dL_dy, dL_dz = "3.0", 0.5, 1.0'}, "test_graph_by_hand",
+                      r"dL_dx should be a number"),
+    "graph-values": ({"graph_by_hand": "dL_dx, dL_dy, dL_dz = 2.0, 0.5, 1.0"}, "test_graph_by_hand",
+                     r"dL_dx is not right"),
+    "matmul-pair": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n    return [dL_dz @ x.T, w.T @ dL_dz, 0]"},
+                    "test_matmul_backward", r"should return the pair \(dL_dw, dL_dx\), got 3 values"),
+    "matmul-shapes": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n    return x @ dL_dz.T, w.T @ dL_dz"},
+                      "test_matmul_backward", r"dL_dw has shape .*(transpose|shape of its variable)"),
+    "matmul-values": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n"
+                       "    if w.dtype == np.float32:\n        return np.zeros(w.shape), np.zeros(x.shape)\n"
+                       "    return dL_dz @ x.T, w.T @ dL_dz"}, "test_matmul_backward", r"in float32"),
+    "sigmoid-values": ({"sigmoid_backward": "def sigmoid_backward(dL_dz, x):\n    s = ops.sigmoid(x)\n"
+                        "    return dL_dz * s * (1 - s) if x.shape == (2, 3) else dL_dz * s"},
+                       "test_sigmoid_backward", r"wrong values"),
+    "relu-half": ({"relu_backward": "def relu_backward(dL_dz, x):\n    return dL_dz * (x >= 0)"},
+                  "test_relu_backward", r"with exact zeros"),
+    "bce-values": ({"binary_cross_entropy_backward": "def binary_cross_entropy_backward(y, y_hat):\n"
+                    "    return -(y / y_hat - (1 - y) / (1 - y_hat)) / y.shape[0]"},
+                   "test_binary_cross_entropy_backward", r"B = \d+ times too large"),
+    "softmax-values": ({"softmax_cross_entropy_backward": "def softmax_cross_entropy_backward(y, y_hat):\n"
+                        "    return -y / y_hat / y.shape[1]"}, "test_softmax_cross_entropy_backward",
+                       r"dL_dz has the right shape but wrong values"),
+    "backward-keys": ({"backward": "def backward(L, y, y_hat, buffer, params):\n"
+                       "    return {'W1': np.zeros(params['W1'].shape)}"}, "test_backward",
+                      r"exactly the keys of params"),
+    "backward-values": ({"backward": VARIANTS["backward_at_output"]["backward"]}, "test_backward",
+                        r"grads\['W2'\]"),
+    "train-list": ({"train_sgd": train(returned="np.array(history)")}, "test_train_sgd",
+                   r"should return a list with one loss per epoch, got ndarray"),
+    "train-updates": ({"train_sgd": train(update="param = model.params[key] - lr * grads[key]")}, "test_train_sgd",
+                      r"model\.params did not change"),
+    "train-sgd": ({"train_sgd": train(order="np.arange(N)")}, "test_train_sgd",
+                  r"model\.params differ from mini-batch SGD"),
+    "train-mean": ({"train_sgd": train(epoch_loss="float(np.mean(losses_))")}, "test_train_sgd",
+                   r"not each epoch's mean training loss"),
+    "arguments": ({"backward": BACKWARD_MUTATES_Y_HAT}, "test_backward", r"changed its argument number 3"),
+    "practised": ({"relu_backward": "def relu_backward(dL_dz, x):\n    return ops.relu_backward(dL_dz, x)"},
+                  "test_relu_backward", r"calls mlpkit's ops\.relu_backward, which this exercise does not allow"),
+    "defined": ({"sigmoid_backward": "raise ValueError('oops')\ndef sigmoid_backward(dL_dz, x):\n    pass"},
+                "test_sigmoid_backward", r"is not defined when its test cell runs"),
+    "order-nodes": ({"topological_order": ORDER_FIRST_CHILD_ONLY}, "test_topological_order",
+                    r"misses \d+ of the \d+ nodes L depends on"),
+    "order-children-first": ({"topological_order": ORDER_REVERSED_BREADTH_FIRST}, "test_topological_order",
+                             r"puts .* before its child"),
+    "order-untouched": ({"topological_order": ORDER_CLEARS_LOCAL_GRADS}, "test_topological_order",
+                        r"changed the graph"),
+    "graph-backward-values": ({"graph_backward": BACKWARD_IGNORES_LOCAL_GRADS}, "test_graph_backward",
+                        r"the \.grad of .* is wrong"),
+    "graph-backward-reset": ({"graph_backward": NO_RESET}, "test_graph_backward", r"left from an earlier pass"),
+    "graph-backward-only-grad": ({"graph_backward": BACKWARD_ZEROES_DATA}, "test_graph_backward",
+                                 r"changed the graph"),
+    "jacobian-values": ({"softmax_jacobian": "def softmax_jacobian(z):\n    y = ops.softmax(z)\n"
+                         "    return np.eye(len(y)) - y @ y.T"}, "test_softmax_jacobian", r"J has the right shape"),
+    "softmax-backward-values": ({"softmax_backward": "def softmax_backward(dL_dy_hat, z):\n"
+                                 "    return ops.softmax(z) * dL_dy_hat"}, "test_softmax_backward",
+                                r"misses the sum term"),
+    "softmax-backward-memory": ({"softmax_backward": VARIANTS["softmax_backward_tensor"]["softmax_backward"]},
+                                "test_softmax_backward", r"MemoryError.*\(K, B, K\) tensor of Jacobians would need"),
 }

@@ -6,6 +6,10 @@ under another name) and callable again afterwards; what a student's function wri
 to stderr is shown on stdout and costs nothing; a function that changes its
 arguments fails; check_train_sgd judges the loop with a correct ``backward`` in
 place of the student's, and names each mistake of the loop.
+
+The graded functions and their checks come from the notebooks (``GRADED_FUNCTIONS``); the tables every exercise
+needs, a right answer per graded function (``RIGHT``) and a call per practised function (``CALLS``), are in
+tests/exercise_variants.py.
 """
 
 import re
@@ -21,7 +25,6 @@ from coursekit import feedback
 from coursekit.checks import graph as graph_checks
 from coursekit.feedback import PRACTISED, FeedbackError
 from mlpkit import MLP, gradcheck, graph, losses, ops
-from mlpkit.datasets import one_hot
 from mlpkit.graph import Value
 from mlpkit.losses import binary_cross_entropy_backward as bce_backward_alias
 from mlpkit.losses import softmax_cross_entropy_backward as sce_backward_alias
@@ -29,20 +32,23 @@ from mlpkit.ops import matmul_backward as matmul_backward_alias
 from mlpkit.ops import relu_backward as relu_backward_alias
 from mlpkit.ops import relu_derivative as relu_derivative_alias
 from mlpkit.ops import sigmoid_backward as sigmoid_backward_alias
+from tests import exercise_variants
+from tests.exercise_variants import (
+    CALLS,
+    GRADED_FUNCTIONS,
+    NOTEBOOK_OF,
+    RIGHT,
+    backward_numpy,
+    graph_backward_right,
+    order_right,
+    right_but_calling,
+    softmax_jacobian_right,
+    tiny_backward,
+)
 
-CHECKS = {
-    "matmul_backward": feedback.check_matmul_backward,
-    "sigmoid_backward": feedback.check_sigmoid_backward,
-    "relu_backward": feedback.check_relu_backward,
-    "binary_cross_entropy_backward": feedback.check_binary_cross_entropy_backward,
-    "softmax_cross_entropy_backward": feedback.check_softmax_cross_entropy_backward,
-    "backward": feedback.check_backward,
-    "train_sgd": feedback.check_train_sgd,
-    "topological_order": feedback.check_topological_order,
-    "graph_backward": feedback.check_graph_backward,
-    "softmax_jacobian": feedback.check_softmax_jacobian,
-    "softmax_backward": feedback.check_softmax_backward,
-}
+#: graded function -> its visible check: every answer cell of the notebooks that defines a function (all but
+#: graph_by_hand, a cell of numbers whose check takes the graph and the numbers).
+CHECKS = {name: getattr(feedback, f"check_{name}", None) for name in GRADED_FUNCTIONS}
 
 
 def fails_with(check, student, pattern):
@@ -70,23 +76,6 @@ def matmul_loops(dL_dz, w, x):
 def relu_float32(dL_dz, x):
     x32, up32 = np.asarray(x, np.float32), np.asarray(dL_dz, np.float32)
     return up32 * np.where(x32 > 0, 1.0, np.where(x32 == 0, 0.5, 0.0)).astype(np.float32)
-
-
-def sigmoid_correct(dL_dz, x):
-    s = 1 / (1 + np.exp(-x))
-    return dL_dz * s * (1 - s)
-
-
-def backward_numpy(L, y, y_hat, buffer, params, relu_at="z", sum_bias=True):
-    """The MLP's backward for buffer = (X, z1, a1, ..., zL); relu_at="a" and sum_bias=False are two mistakes."""
-    grads, dL_dz = {}, (y_hat - y) / y.shape[1]
-    for l in range(len(params) // 2, 0, -1):
-        grads[f"W{l}"] = dL_dz @ buffer[2 * l - 2].T
-        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True) if sum_bias else dL_dz
-        if l > 1:
-            relu_input = buffer[2 * l - 3] if relu_at == "z" else buffer[2 * l - 2]
-            dL_dz = (params[f"W{l}"].T @ dL_dz) * np.heaviside(relu_input, 0.5)
-    return grads
 
 
 def backward_with_ops(L, y, y_hat, buffer, params):
@@ -171,39 +160,6 @@ def train_with_model_backward(model, X, y, epochs, batch_size, lr, seed):
     return history
 
 
-def order_right(L):
-    return graph_checks.correct_topological_order(L)
-
-
-def graph_backward_right(L):
-    graph_checks._simulate(L, order_right(L))
-
-
-def softmax_jacobian_right(z):
-    y = ops.softmax(z)
-    return np.diagflat(y) - y @ y.T
-
-
-def softmax_backward_right(u, z):
-    y = ops.softmax(z)
-    return y * (u - (y * u).sum(axis=0, keepdims=True))
-
-
-RIGHT = {
-    "topological_order": order_right,
-    "graph_backward": graph_backward_right,
-    "softmax_jacobian": softmax_jacobian_right,
-    "softmax_backward": softmax_backward_right,
-    "matmul_backward": lambda d, w, x: (d @ x.T, w.T @ d),
-    "sigmoid_backward": sigmoid_correct,
-    "relu_backward": lambda d, x: d * np.heaviside(x, 0.5),
-    "binary_cross_entropy_backward": lambda y, p: -(y / p - (1 - y) / (1 - p)) / y.shape[1],
-    "softmax_cross_entropy_backward": lambda y, p: (p - y) / y.shape[1],
-    "backward": backward_numpy,
-    "train_sgd": train_correct,
-}
-
-
 # -- correct answers, including ones written differently --------------------------------------------------------
 CORRECT = [
     *RIGHT.items(),
@@ -212,6 +168,7 @@ CORRECT = [
     ("relu_backward", lambda d, x: np.where(x > 0, d, np.where(x == 0, d / 2, 0.0))),
     ("backward", backward_with_ops),
     ("train_sgd", train_with_model_backward),
+    ("train_sgd", train_correct),
 ]
 
 
@@ -289,56 +246,6 @@ def test_unwritten_answers(name):
 
 
 # -- the practised functions are uncallable while the student's function runs ------------------------------------
-def tiny_network():
-    model = MLP([2, 3, 2], seed=0)
-    X, y = np.ones((2, 4)), one_hot(np.array([0, 1, 0, 1]), 2)
-    y_hat, buffer = model.forward(X)
-    return model, X, y, y_hat, buffer
-
-
-def tiny_backward():
-    model, _, y, y_hat, buffer = tiny_network()
-    return model.backward(0.0, y, y_hat, buffer)
-
-
-def tiny_private_backward():
-    model, _, y, y_hat, buffer = tiny_network()
-    return model._backward(y, y_hat, buffer)
-
-
-def tiny_step():
-    model, _, y, y_hat, buffer = tiny_network()
-    model.step({key: np.zeros_like(W) for key, W in model.params.items()}, 0.1)
-
-
-def tiny_training():
-    model, X, y, _, _ = tiny_network()
-    return mlpkit.train(model, X, y, epochs=1, progress=False)
-
-
-#: A harmless call of each practised function.
-CALLS = {
-    "mlpkit.ops.matmul_backward": lambda: ops.matmul_backward(np.ones((1, 1)), np.ones((1, 1)), np.ones((1, 1))),
-    "mlpkit.ops.sigmoid_backward": lambda: ops.sigmoid_backward(np.ones(2), np.zeros(2)),
-    "mlpkit.ops.relu_backward": lambda: ops.relu_backward(np.ones(2), np.zeros(2)),
-    "mlpkit.ops.relu_derivative": lambda: ops.relu_derivative(np.zeros(2)),
-    "mlpkit.losses.binary_cross_entropy_backward":
-        lambda: losses.binary_cross_entropy_backward(np.ones((1, 2)), np.full((1, 2), 0.5)),
-    "mlpkit.losses.softmax_cross_entropy_backward":
-        lambda: losses.softmax_cross_entropy_backward(np.eye(2), np.full((2, 2), 0.5)),
-    "mlpkit.graph.Value.sigmoid": lambda: Value(0.0).sigmoid(),
-    "mlpkit.graph.Value.relu": lambda: Value(0.0).relu(),
-    "mlpkit.graph.Value.backward": lambda: (Value(2.0) * Value(3.0)).backward(),
-    "mlpkit.graph.topological_order": lambda: graph.topological_order(Value(1.0)),
-    "mlpkit.gradcheck.numerical_gradient": lambda: gradcheck.numerical_gradient(lambda v: float(v @ v), np.ones(2)),
-    "mlpkit.gradcheck.jacobian": lambda: gradcheck.jacobian(lambda v: 2 * v, np.ones(2)),
-    "mlpkit.mlp.MLP.backward": tiny_backward,
-    "mlpkit.mlp.MLP._backward": tiny_private_backward,
-    "mlpkit.mlp.MLP.step": tiny_step,
-    "mlpkit.training.train": tiny_training,
-}
-
-
 def numerically(f, x):
     return gradcheck.numerical_gradient(f, np.array(x, dtype=np.float64))
 
@@ -409,11 +316,7 @@ def calling(name, dotted):
     """A student's ``name`` that calls ``dotted``, right but for that call."""
     if (name, dotted) in SHORTCUTS:
         return SHORTCUTS[name, dotted]
-
-    def student(*args):
-        CALLS[dotted]()
-        return RIGHT[name](*args)
-    return student
+    return right_but_calling(name, dotted)
 
 
 # graph_by_hand is a cell of numbers, not a function the check could run: the grader removes its entries.
@@ -424,6 +327,11 @@ def test_every_practised_function_has_a_call_and_every_graded_function_a_check()
     assert {dotted for names in PRACTISED.values() for dotted in names} == set(CALLS)
     assert set(PRACTISED) == {"graph_by_hand", *CHECKS}
     assert set(SHORTCUTS) <= set(PRACTISED_CASES)
+    # the graded functions: the notebooks' answer cells but graph_by_hand, each with a check and a right answer
+    assert list(CHECKS) == [name for name in NOTEBOOK_OF if name != "graph_by_hand"]
+    assert {a for a in dir(feedback) if a.startswith("check_")} == {f"check_{name}" for name in NOTEBOOK_OF}
+    assert all(callable(check) for check in CHECKS.values())
+    assert set(RIGHT) == set(CHECKS)
 
 
 @pytest.mark.parametrize("name, dotted", PRACTISED_CASES, ids=[f"{n}-{d}" for n, d in PRACTISED_CASES])
@@ -552,6 +460,8 @@ def test_train_sgd_runs_with_a_correct_backward_and_the_global_is_restored(capsy
     assert globals()["backward"] is WRONG_BACKWARD
     fails_with(feedback.check_train_sgd, train_with(update=False), r"model.params did not change")
     assert globals()["backward"] is WRONG_BACKWARD
+    passes(feedback.check_train_sgd, RIGHT["train_sgd"], capsys)     # exercise_variants' global backward is wrong too
+    assert exercise_variants.backward is exercise_variants.WRONG_BACKWARD
 
 
 def test_a_backward_put_in_a_module_without_one_is_removed_again(capsys):

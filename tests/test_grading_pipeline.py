@@ -1,4 +1,4 @@
-"""The grading pipeline end to end, through nbgrader's Python API and tools/grading.py.
+"""The grading pipeline end to end, through nbgrader's Python API and tools/ (release, collect, grade).
 
 A temporary course directory gets the repository's nbgrader_config.py and the assignment's
 source notebooks, releases them, collects a class of made-up submissions (one per situation
@@ -25,8 +25,10 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from tools import grading
-from tools.grade import scores
+from tools import release
+from tools.collect import collect
+from tools.course import Course
+from tools.grade import grade, scores
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "backprop"
@@ -193,15 +195,15 @@ BROKEN = {
 # Helpers (shared with benchmarks/bench_grading.py)
 # ---------------------------------------------------------------------------------------------------------------
 
-def make_course(root: Path, source_dir: Path = SOURCE_DIR, timeout: int = TEST_TIMEOUT) -> grading.Course:
+def make_course(root: Path, source_dir: Path = SOURCE_DIR, timeout: int = TEST_TIMEOUT) -> Course:
     """A temporary course: the repository's nbgrader_config.py, the assignment's sources, released."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(source_dir / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
     overrides = Config()
     overrides.Execute.timeout = timeout
-    course = grading.Course(root, overrides)
-    grading.release(course, [ASSIGNMENT])
+    course = Course(root, overrides)
+    release.release(course, [ASSIGNMENT])
     return course
 
 
@@ -209,13 +211,13 @@ def grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def submission(course: grading.Course, replacements: dict) -> dict[str, nbformat.NotebookNode]:
+def submission(course: Course, replacements: dict) -> dict[str, nbformat.NotebookNode]:
     """What a student hands in: the release with the reference answers, then ``replacements`` applied."""
     notebooks = {}
     for name in course.notebooks(ASSIGNMENT):
         source = nbformat.read(course.source / ASSIGNMENT / f"{name}.ipynb", as_version=4)
         released = nbformat.read(course.release_dir / ASSIGNMENT / f"{name}.ipynb", as_version=4)
-        nb = grading.student_copy_with_answers(source, released)
+        nb = release.student_copy_with_answers(source, released)
         cells = []
         for cell in nb.cells:
             gid = grade_id(cell)
@@ -229,7 +231,7 @@ def submission(course: grading.Course, replacements: dict) -> dict[str, nbformat
     return notebooks
 
 
-def blank(course: grading.Course) -> dict[str, nbformat.NotebookNode]:
+def blank(course: Course) -> dict[str, nbformat.NotebookNode]:
     return {name: nbformat.read(course.release_dir / ASSIGNMENT / f"{name}.ipynb", as_version=4)
             for name in course.notebooks(ASSIGNMENT)}
 
@@ -253,7 +255,7 @@ def write_flat(inbox: Path, student: str, notebooks: dict) -> None:
         nbformat.write(nb, inbox / f"{student}_{name}.ipynb")
 
 
-def points(course: grading.Course) -> dict[str, float]:
+def points(course: Course) -> dict[str, float]:
     """grade_id -> points of every graded cell."""
     out = {}
     for name in course.notebooks(ASSIGNMENT):
@@ -264,13 +266,13 @@ def points(course: grading.Course) -> dict[str, float]:
     return out
 
 
-def notebook_of(course: grading.Course) -> dict[str, str]:
+def notebook_of(course: Course) -> dict[str, str]:
     """grade_id -> notebook name."""
     return {grade_id(c): name for name in course.notebooks(ASSIGNMENT)
             for c in nbformat.read(course.source / ASSIGNMENT / f"{name}.ipynb", as_version=4).cells if grade_id(c)}
 
 
-def referee_lines(course: grading.Course) -> set[str]:
+def referee_lines(course: Course) -> set[str]:
     """Telling lines of the hidden tests' code (tools/referee) that the student version does not show: none may
     appear in a student's feedback."""
     public = "\n".join(cell.source for nb in blank(course).values() for cell in nb.cells)
@@ -318,11 +320,11 @@ def graded(tmp_path_factory):
     # an unpacked archive may hold symbolic links; one to the reference answers must not be collected
     (inbox / "s14_only_a_pdf" / f"{last}.ipynb").symlink_to(course.source / ASSIGNMENT / f"{last}.ipynb")
 
-    report = grading.collect(course, inbox, ASSIGNMENT)
+    report = collect(course, inbox, ASSIGNMENT)
     reference_file = course.submitted / "s01_reference" / ASSIGNMENT / f"{course.notebooks(ASSIGNMENT)[0]}.ipynb"
     before = digest(reference_file)
     messages = []
-    rows = grading.grade(course, ASSIGNMENT, echo=messages.append)
+    rows = grade(course, ASSIGNMENT, echo=messages.append)
     return {"course": course, "report": report, "rows": {r.student: r for r in rows}, "messages": messages,
             "reference_digest_before": before, "reference_file": reference_file}
 
@@ -547,3 +549,46 @@ def test_committed_student_version_matches_a_fresh_release(graded):
     for path in sorted((course.release_dir / ASSIGNMENT).glob("*.ipynb")):
         assert cells(committed / path.name) == cells(path), (
             f"exercises/{ASSIGNMENT}/{path.name} is out of date: run `python -m tools.grading release`")
+
+
+def test_the_gradebook_lives_where_db_url_says(tmp_path):
+    """Course takes its paths and its gradebook from nbgrader's CourseDirectory: a db_url in the config (here an
+    override) moves the gradebook, and a database grading cannot copy per student is refused with the fix."""
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    shutil.copytree(SOURCE_DIR / ASSIGNMENT, tmp_path / "solutions" / ASSIGNMENT)
+    elsewhere = tmp_path / "books" / "term-1.db"
+    elsewhere.parent.mkdir()
+    overrides = Config()
+    overrides.CourseDirectory.db_url = f"sqlite:///{elsewhere}"
+    course = Course(tmp_path, overrides)
+    release.release(course, [ASSIGNMENT])
+    assert course.gradebook_path == elsewhere and elsewhere.exists()
+    assert not (tmp_path / "gradebook.db").exists()
+    with course.gradebook() as gb:
+        assert {nb.name for nb in gb.find_assignment(ASSIGNMENT).notebooks} == set(course.notebooks(ASSIGNMENT))
+    assert course.release_dir == tmp_path / "exercises" and course.submitted == tmp_path / "submitted"
+    server = Config()
+    server.CourseDirectory.db_url = "postgresql://db.example.org/grades"
+    with pytest.raises(SystemExit, match=r"SQLite gradebook.*sqlite:///<file>"):
+        _ = Course(tmp_path, server).gradebook_path
+
+
+def test_an_assignment_the_referee_cannot_grade_safely_is_refused_before_anyone_is_graded(tmp_path, monkeypatch):
+    from coursekit import feedback
+
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    shutil.copytree(SOURCE_DIR / ASSIGNMENT, tmp_path / "solutions" / ASSIGNMENT)
+    path = tmp_path / "solutions" / ASSIGNMENT / "1_layers_and_jacobian.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    tests = {c.metadata.nbgrader.grade_id: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    tests["test_matmul_backward"].metadata.nbgrader.grade_id = "test_something_new"
+    tests["test_sigmoid_backward"].source += "\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS\n"
+    nbformat.write(nb, path)
+    monkeypatch.delitem(feedback.PRACTISED, "relu_backward")
+    with pytest.raises(SystemExit) as refused:
+        release.check_assignment(Course(tmp_path), ASSIGNMENT)
+    message = str(refused.value)
+    assert "test_something_new: a test cell without a hidden test in tools/referee/hidden.py TESTS" in message
+    assert "test_sigmoid_backward: has a '### BEGIN HIDDEN TESTS' block" in message
+    assert "test_relu_backward: relu_backward has no PRACTISED entry (put @practises(...)" in message
+    assert "'Adding an exercise'" in message

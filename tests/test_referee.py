@@ -22,7 +22,7 @@ import pytest
 
 from coursekit.feedback import PRACTISED
 from mlpkit.graph import Value
-from tests.exercise_variants import FAILS, GRAPH_BACKWARD, NOTEBOOK_OF, TOPOLOGICAL_ORDER, VARIANTS, edited
+from tests.exercise_variants import FAILS, NOTEBOOK_OF, SIGNATURES, VARIANTS, VIOLATIONS, train
 from tools.referee import hidden, plain, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,134 +117,8 @@ def test_the_hidden_verdict_names_the_typical_mistake(variant):
 
 
 # -- every stated requirement: an answer that breaks it loses the cell -------------------------------------------
-CORRECT_TRAIN = '''
-def train_sgd(model, X, y, epochs, batch_size, lr, seed):
-    rng = np.random.default_rng(seed)
-    N = X.shape[1]
-    history = []
-    for epoch in range(epochs):
-        order = {order}
-        loss_sum, losses_ = 0.0, []
-        for start in range(0, N, batch_size):
-            batch = order[start:start + batch_size]
-            y_hat, buffer = model.forward(X[:, batch])
-            L = model.loss(y[:, batch], y_hat)
-            grads = backward(L, y[:, batch], y_hat, buffer, model.params)
-            for key in model.params:
-                {update}
-            loss_sum += L * len(batch)
-            losses_.append(L)
-        history.append({epoch_loss})
-    return {returned}
-'''
-
-
-def train(order="rng.permutation(N)", update="model.params[key] -= lr * grads[key]", epoch_loss="loss_sum / N",
-          returned="history", before_loop="") -> str:
-    source = CORRECT_TRAIN.format(order=order, update=update, epoch_loss=epoch_loss, returned=returned)
-    first = "    rng = np.random.default_rng(seed)\n"
-    return source.replace(first, first + before_loop)
-
-
-BACKWARD_MUTATES_Y_HAT = '''
-def backward(L, y, y_hat, buffer, params):
-    X, z1, a1, z2, a2, z3 = buffer
-    dL_dz = y_hat
-    dL_dz -= y                  # changes the caller's y_hat
-    dL_dz /= y.shape[1]
-    a = {0: X, 1: a1, 2: a2}
-    z = {1: z1, 2: z2}
-    grads = {}
-    for l in range(3, 0, -1):
-        if l < 3:
-            dL_dz = ops.relu_backward(dL_da, z[l])
-        grads[f"W{l}"] = dL_dz @ a[l - 1].T
-        grads[f"b{l}"] = dL_dz.sum(axis=1, keepdims=True)
-        dL_da = params[f"W{l}"].T @ dL_dz
-    return grads
-'''
-
-ORDER_FIRST_CHILD_ONLY = edited(TOPOLOGICAL_ORDER, "in node.children:", "in node.children[:1]:   # the first only")
-ORDER_REVERSED_BREADTH_FIRST = """
-def topological_order(L):
-    order, seen, queue = [], {L}, [L]
-    while queue:
-        node = queue.pop(0)
-        order.append(node)
-        for child in node.children:
-            if child not in seen:
-                seen.add(child)
-                queue.append(child)
-    return order[::-1]      # a node reached early by a short path may still be used by a later one
-"""
-ORDER_CLEARS_LOCAL_GRADS = edited(TOPOLOGICAL_ORDER, "            order.append(node)\n",
-                                  "            order.append(node)\n"
-                                  "            node.local_grads = tuple(0.0 for _ in node.children)\n")
-BACKWARD_IGNORES_LOCAL_GRADS = edited(GRAPH_BACKWARD, "local * node.grad", "node.grad")
-BACKWARD_ZEROES_DATA = GRAPH_BACKWARD + "    for node in order:\n        node.data = 0.0\n"
-NO_RESET = VARIANTS["graph_no_reset_jacobian_diagonal_wrong_axis"]["graph_backward"]
-
-#: requirement id -> (replacement answer cells, the test cell that must fail, what its verdict must say)
-VIOLATIONS = {
-    "graph-numbers": ({"graph_by_hand": 'dL_dx, dL_dy, dL_dz = "3.0", 0.5, 1.0'}, "test_graph_by_hand",
-                      r"dL_dx should be a number"),
-    "graph-values": ({"graph_by_hand": "dL_dx, dL_dy, dL_dz = 2.0, 0.5, 1.0"}, "test_graph_by_hand",
-                     r"dL_dx is not right"),
-    "matmul-pair": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n    return [dL_dz @ x.T, w.T @ dL_dz, 0]"},
-                    "test_matmul_backward", r"should return the pair \(dL_dw, dL_dx\), got 3 values"),
-    "matmul-shapes": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n    return x @ dL_dz.T, w.T @ dL_dz"},
-                      "test_matmul_backward", r"dL_dw has shape .*(transpose|shape of its variable)"),
-    "matmul-values": ({"matmul_backward": "def matmul_backward(dL_dz, w, x):\n"
-                       "    if w.dtype == np.float32:\n        return np.zeros(w.shape), np.zeros(x.shape)\n"
-                       "    return dL_dz @ x.T, w.T @ dL_dz"}, "test_matmul_backward", r"in float32"),
-    "sigmoid-values": ({"sigmoid_backward": "def sigmoid_backward(dL_dz, x):\n    s = ops.sigmoid(x)\n"
-                        "    return dL_dz * s * (1 - s) if x.shape == (2, 3) else dL_dz * s"},
-                       "test_sigmoid_backward", r"wrong values"),
-    "relu-half": ({"relu_backward": "def relu_backward(dL_dz, x):\n    return dL_dz * (x >= 0)"},
-                  "test_relu_backward", r"with exact zeros"),
-    "bce-values": ({"binary_cross_entropy_backward": "def binary_cross_entropy_backward(y, y_hat):\n"
-                    "    return -(y / y_hat - (1 - y) / (1 - y_hat)) / y.shape[0]"},
-                   "test_binary_cross_entropy_backward", r"B = \d+ times too large"),
-    "softmax-values": ({"softmax_cross_entropy_backward": "def softmax_cross_entropy_backward(y, y_hat):\n"
-                        "    return -y / y_hat / y.shape[1]"}, "test_softmax_cross_entropy_backward",
-                       r"dL_dz has the right shape but wrong values"),
-    "backward-keys": ({"backward": "def backward(L, y, y_hat, buffer, params):\n"
-                       "    return {'W1': np.zeros(params['W1'].shape)}"}, "test_backward",
-                      r"exactly the keys of params"),
-    "backward-values": ({"backward": VARIANTS["backward_at_output"]["backward"]}, "test_backward",
-                        r"grads\['W2'\]"),
-    "train-list": ({"train_sgd": train(returned="np.array(history)")}, "test_train_sgd",
-                   r"should return a list with one loss per epoch, got ndarray"),
-    "train-updates": ({"train_sgd": train(update="param = model.params[key] - lr * grads[key]")}, "test_train_sgd",
-                      r"model\.params did not change"),
-    "train-sgd": ({"train_sgd": train(order="np.arange(N)")}, "test_train_sgd",
-                  r"model\.params differ from mini-batch SGD"),
-    "train-mean": ({"train_sgd": train(epoch_loss="float(np.mean(losses_))")}, "test_train_sgd",
-                   r"not each epoch's mean training loss"),
-    "arguments": ({"backward": BACKWARD_MUTATES_Y_HAT}, "test_backward", r"changed its argument number 3"),
-    "practised": ({"relu_backward": "def relu_backward(dL_dz, x):\n    return ops.relu_backward(dL_dz, x)"},
-                  "test_relu_backward", r"calls mlpkit's ops\.relu_backward, which this exercise does not allow"),
-    "defined": ({"sigmoid_backward": "raise ValueError('oops')\ndef sigmoid_backward(dL_dz, x):\n    pass"},
-                "test_sigmoid_backward", r"is not defined when its test cell runs"),
-    "order-nodes": ({"topological_order": ORDER_FIRST_CHILD_ONLY}, "test_topological_order",
-                    r"misses \d+ of the \d+ nodes L depends on"),
-    "order-children-first": ({"topological_order": ORDER_REVERSED_BREADTH_FIRST}, "test_topological_order",
-                             r"puts .* before its child"),
-    "order-untouched": ({"topological_order": ORDER_CLEARS_LOCAL_GRADS}, "test_topological_order",
-                        r"changed the graph"),
-    "graph-backward-values": ({"graph_backward": BACKWARD_IGNORES_LOCAL_GRADS}, "test_graph_backward",
-                        r"the \.grad of .* is wrong"),
-    "graph-backward-reset": ({"graph_backward": NO_RESET}, "test_graph_backward", r"left from an earlier pass"),
-    "graph-backward-only-grad": ({"graph_backward": BACKWARD_ZEROES_DATA}, "test_graph_backward",
-                                 r"changed the graph"),
-    "jacobian-values": ({"softmax_jacobian": "def softmax_jacobian(z):\n    y = ops.softmax(z)\n"
-                         "    return np.eye(len(y)) - y @ y.T"}, "test_softmax_jacobian", r"J has the right shape"),
-    "softmax-backward-values": ({"softmax_backward": "def softmax_backward(dL_dy_hat, z):\n"
-                                 "    return ops.softmax(z) * dL_dy_hat"}, "test_softmax_backward",
-                                r"misses the sum term"),
-    "softmax-backward-memory": ({"softmax_backward": VARIANTS["softmax_backward_tensor"]["softmax_backward"]},
-                                "test_softmax_backward", r"MemoryError.*\(K, B, K\) tensor of Jacobians would need"),
-}
+# VIOLATIONS (requirement id -> an answer that breaks it) and ``train`` (sources of train_sgd) are in
+# tests/exercise_variants.py.
 
 #: More ways to break train_sgd's rules, each caught by the same comparison with mlpkit's loop.
 TRAINING_MISTAKES = {
@@ -286,11 +160,6 @@ def test_the_correct_loop_template_passes_and_a_wrong_backward_does_not_cost_tra
 # -- the practised functions are gone in the referee's process ---------------------------------------------------
 PRACTISED_CASES = [(function, dotted) for function, names in PRACTISED.items() for dotted in names
                    if function != "graph_by_hand"]
-SIGNATURES = {"topological_order": "L", "graph_backward": "L", "softmax_jacobian": "z",
-              "softmax_backward": "dL_dy_hat, z",
-              "matmul_backward": "dL_dz, w, x", "sigmoid_backward": "dL_dz, x", "relu_backward": "dL_dz, x",
-              "binary_cross_entropy_backward": "y, y_hat", "softmax_cross_entropy_backward": "y, y_hat",
-              "backward": "L, y, y_hat, buffer, params", "train_sgd": "model, X, y, epochs, batch_size, lr, seed"}
 
 
 @pytest.mark.parametrize("function, dotted", PRACTISED_CASES, ids=[f"{f}-{d}" for f, d in PRACTISED_CASES])

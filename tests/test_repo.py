@@ -2,6 +2,7 @@
 command, the package layout, and lint."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ def test_readme_quick_start_has_two_commands_one_course_one_tests():
     assert len(commands) == 2 and all("\n" not in c for c in commands)
     course, tests = commands
     assert "pip install -r requirements.txt" in course and "jupyter lab" in course
-    assert "pip install -r requirements-dev.txt" in tests and "pytest" in tests
+    assert "pip install --python .venv/bin/python -r requirements-dev.txt" in tests and "pytest" in tests
 
 
 def test_ci_runs_the_readme_test_command():
@@ -58,8 +59,22 @@ def test_ruff_lint_is_clean():
 
 
 def test_readme_points_table_is_what_the_points_command_prints():
-    from tools.grading import Course, points_table
+    from tools.course import Course
+    from tools.release import points_table
 
     table = points_table(Course(ROOT))
     assert table in (ROOT / "README.md").read_text()
-    assert table.splitlines()[-1] == "| | total | 34 |"
+
+
+def test_release_writes_the_derived_tables_between_their_markers(tmp_path):
+    from tools.course import Course
+    from tools.release import points_table, table_markers, write_tables
+
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    begin, end = table_markers("points")
+    (tmp_path / "README.md").write_text(f"intro\n{begin}\n| a stale table |\n{end}\nthe rest\n")
+    course = Course(tmp_path)
+    assert write_tables(course) == [tmp_path / "README.md"]
+    assert (tmp_path / "README.md").read_text() == f"intro\n{begin}\n{points_table(course)}\n{end}\nthe rest\n"
+    assert write_tables(course) == []                   # nothing to change: nothing written

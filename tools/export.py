@@ -16,21 +16,15 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import nbformat
-
 BASE_COLUMNS = ["student", "assignment", "score", "max_score", "problems"]
 CELL_COLUMNS = ["cell", "points", "students", "mean", "full_marks", "most_common_diagnosis", "students_with_it"]
 
 
 def cell_columns(course, assignment: str) -> list[tuple[str, float]]:
     """("<notebook stem>/<grade_id>", points) of every graded cell, in notebook and cell order."""
-    columns = []
-    for name in course.notebooks(assignment):
-        for cell in nbformat.read(course.source / assignment / f"{name}.ipynb", as_version=4).cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("grade"):
-                columns.append((f"{name}/{meta['grade_id']}", float(meta.get("points", 0))))
-    return columns
+    from tools.release import graded_cells
+
+    return [(f"{name}/{grade_id}", points) for name, grade_id, points in graded_cells(course, assignment)]
 
 
 def _read(path: Path) -> tuple[list[str], list[dict]]:

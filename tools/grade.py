@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 import nbformat
+from nbgrader import utils
 
 from tools import export
 from tools.workers import Pool, default_jobs
@@ -133,12 +134,12 @@ def _notebook_findings(path: Path) -> tuple[list[str], dict[str, str]]:
         reason = referee.get("reason") or ""
         if "which this exercise does not allow" in reason or "stopped by the grading sandbox" in reason:
             findings.append(f"{path.stem}/{name}: {reason}")
-        if cell.cell_type == "code" and meta.get("solution"):
+        if cell.cell_type == "code" and utils.is_solution(cell):
             hits = sorted(set(m.group(0) for m in SUSPICIOUS.finditer(cell.source)))
             if hits:
                 findings.append(f"{path.stem}/{name}: review the answer (uses {', '.join(hits)})")
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if meta.get("grade") and errors:
+        if utils.is_grade(cell) and errors:
             ename, evalue = errors[0].get("ename", ""), str(errors[0].get("evalue", ""))
             diagnoses[f"{path.stem}/{name}"] = evalue if ename in ("FeedbackError", "HiddenTestFailed") else (
                 f"{ename}: {evalue}".strip(": "))
@@ -167,7 +168,8 @@ def grade(course, assignment: str, students: list[str] | None = None, feedback: 
           echo=print) -> list[Row]:
     """Grade the collected students (all, or ``students``) with ``jobs`` workers; write gradebook.db, grades.csv
     and cells.csv; return the rows of the students graded, sorted by id."""
-    from tools.grading import _ensure_in_gradebook, check_assignment, load_report
+    from tools.collect import load_report
+    from tools.release import check_assignment, ensure_in_gradebook
 
     everyone = sorted(p.parent.name for p in course.submitted.glob(f"*/{assignment}") if p.is_dir())
     if students:
@@ -179,7 +181,7 @@ def grade(course, assignment: str, students: list[str] | None = None, feedback: 
         raise SystemExit(f"nobody to grade: {course.submitted.relative_to(course.root)}/*/{assignment} is empty "
                          "(run collect first)")
     check_assignment(course, assignment)
-    _ensure_in_gradebook(course, assignment)
+    ensure_in_gradebook(course, assignment)
     jobs = min(jobs or default_jobs(), len(todo))
     backup = backup_gradebook(course)
     if not quiet:
@@ -308,7 +310,7 @@ def seconds_per_student(course, assignment: str) -> float:
         for cell in nbformat.read(course.source / assignment / f"{name}.ipynb", as_version=4).cells:
             if cell.cell_type == "code":
                 cells += 1
-                tests += bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+                tests += bool(utils.is_grade(cell))
     return cells * timeout + tests * (2 * timeout + 10) + STUDENT_MARGIN_S
 
 

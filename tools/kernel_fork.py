@@ -63,17 +63,9 @@ class _Zygote:
         self.env = env
 
     def stop(self) -> None:
-        if self.process is not None:
-            for stream in (self.process.stdin, self.process.stdout):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        from tools.processes import stop  # here, not at the top: this file also runs as the zygote's script
+
+        stop(self.process, grace=5)
         self.process = None
 
 

@@ -17,10 +17,6 @@
   changes the score.
 * ``OneLineFailures`` (``generate_feedback``): a failed test cell shows one line saying why
   instead of a traceback.
-* ``restore_locked_cells`` (used by ``tools/grading.py collect``): puts back locked
-  cells a student deleted, at their place, so that they are graded against the
-  original test (nbgrader then restores the full source, hidden tests included,
-  from the gradebook).
 """
 
 from __future__ import annotations
@@ -421,47 +417,6 @@ class OneLineFailures(NbGraderPreprocessor):
             outputs.append(new_output("error", ename=ename, evalue=text, traceback=[text]))
         cell.outputs = outputs
         return cell, resources
-
-
-def _grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def edited_locked_cells(submitted, release) -> list[str]:
-    """grade_ids of locked cells whose source or type the student changed (autograde restores them)."""
-    original = {_grade_id(c): c for c in release.cells
-                if _grade_id(c) and c.metadata["nbgrader"].get("locked") and not c.metadata["nbgrader"].get("solution")}
-    return [gid for gid, cell in ((_grade_id(c), c) for c in submitted.cells) if gid in original and (
-        cell.cell_type != original[gid].cell_type or cell.source.strip() != original[gid].source.strip())]
-
-
-def restore_locked_cells(submitted, release) -> list[str]:
-    """Put back, in place, the locked cells of ``release`` that ``submitted`` lacks; return their grade_ids.
-
-    Both are nbformat notebooks. A cell counts as present when a cell with the same nbgrader
-    grade_id exists. Missing answer (solution) cells are not restored: the student may have
-    moved their code. Each restored cell goes right after the nearest earlier cell of the
-    release that the submission still has (or first).
-    """
-    grade_id = _grade_id
-    present = {grade_id(c): i for i, c in enumerate(submitted.cells) if grade_id(c)}
-    after: dict[int, list] = {}
-    anchor, restored = -1, []
-    for cell in release.cells:
-        gid = grade_id(cell)
-        if gid is None:
-            continue
-        if gid in present:
-            anchor = present[gid]
-        elif cell.metadata["nbgrader"].get("locked") and not cell.metadata["nbgrader"].get("solution"):
-            after.setdefault(anchor, []).append(copy.deepcopy(cell))
-            restored.append(gid)
-    if restored:
-        cells = after.get(-1, [])
-        for i, cell in enumerate(submitted.cells):
-            cells = cells + [cell] + after.get(i, [])
-        submitted.cells = cells
-    return restored
 
 
 if __name__ == "__main__":  # pragma: no cover - a reminder, not a tool

@@ -18,6 +18,9 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+import nbformat
+from nbgrader import utils
+
 RELEASE = "exercises"                       # the blank notebooks, exercises/<assignment>/*.ipynb
 SOURCE = "solutions"                        # the nbgrader source with the reference answers
 README_TEMPLATE = "docs/student-readme.md"
@@ -60,7 +63,8 @@ c.Execute.interrupt_on_timeout = True
 FORBIDDEN_PATHS = {SOURCE, "tools", "gradebook.db", "gradebook.db-journal", "grades.csv", "submitted", "autograded",
                    "feedback", "grading", "instructors.md"}     # a file or folder of one of these names, anywhere
 FORBIDDEN_TEXT = ["### BEGIN SOLUTION", "### END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-                  "tools.referee", "tools.nbgrader_plugins", "tools.grading"]
+                  "tools.referee", "tools.nbgrader_plugins", "tools.grading", "tools.course", "tools.release",
+                  "tools.collect"]
 BY_DESIGN = ("mlpkit", "coursekit", "lectures")  # published on purpose: the library, its course kit, the lectures
 MIN_LINE = 25                               # shorter answer lines are too common to report on their own
 SOLUTION_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION", re.S | re.M)
@@ -268,7 +272,7 @@ def publish(root: Path, dest: Path, github: str | None = None, force: bool = Fal
 
 
 def main(course, dest: Path, github: str | None = None, force: bool = False) -> int:
-    """`python -m tools.grading publish`: publish `course` (a tools.grading.Course) into `dest`; print warnings."""
+    """`python -m tools.grading publish`: publish `course` (a tools.course.Course) into `dest`; print warnings."""
     if course.release_dir != course.root / RELEASE or course.source != course.root / SOURCE:
         raise SystemExit(f"publish expects the nbgrader source in {SOURCE}/ and the release in {RELEASE}/ (the "
                          f"edition's README and lectures link there); nbgrader_config.py says "
@@ -329,11 +333,10 @@ def reference_answers(root: Path) -> list[tuple[str, str]]:
     metadata `solution: true`) of root/solutions/<assignment>/*.ipynb; `where` is "notebook: grade_id"."""
     answers = []
     for notebook in sorted((root / SOURCE).glob("*/*.ipynb")):
-        for cell in json.loads(notebook.read_text()).get("cells", []):
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("solution"):
-                for block in SOLUTION_BLOCK.findall("".join(cell.get("source", ""))):
-                    where = f"{notebook.relative_to(root).as_posix()}: {meta.get('grade_id', '?')}"
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            if utils.is_solution(cell):
+                for block in SOLUTION_BLOCK.findall(cell.source):
+                    where = f"{notebook.relative_to(root).as_posix()}: {cell.metadata.nbgrader.get('grade_id', '?')}"
                     answers.append((where, block))
     return answers
 
@@ -342,9 +345,9 @@ def graded_functions(root: Path) -> set[str]:
     """The names of the functions the answer cells of root/solutions define (relu_backward, train_sgd, ...)."""
     names = set()
     for notebook in sorted((root / SOURCE).glob("*/*.ipynb")):
-        for cell in json.loads(notebook.read_text()).get("cells", []):
-            if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-                names |= set(re.findall(r"^def (\w+)\(", "".join(cell.get("source", "")), re.M))
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            if utils.is_solution(cell):
+                names |= set(re.findall(r"^def (\w+)\(", cell.source, re.M))
     return names
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tools.processes import stop
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_VARIABLE = "COURSE_GRADING_TEST_FAULT"
@@ -72,17 +73,7 @@ class Pool:
         return worker
 
     def _stop(self, worker: Worker) -> None:
-        if worker.process.poll() is None:
-            try:
-                os.killpg(worker.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        worker.process.wait()
-        for stream in (worker.process.stdin, worker.process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        stop(worker.process, group=True)
         self.workers.remove(worker)
 
     def _give(self, worker: Worker, task: dict) -> bool:
@@ -159,7 +150,7 @@ def serve(init: dict) -> None:
     from traitlets.config import Config
 
     from tools import grade
-    from tools.grading import Course
+    from tools.course import Course
 
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)                                   # anything else printed (nbgrader, kernels) goes to the log

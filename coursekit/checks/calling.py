@@ -15,35 +15,31 @@ import numpy as np
 
 from .diagnosis import FeedbackError
 
-__all__ = ["PRACTISED", "resolve", "forbidden"]
+__all__ = ["PRACTISED", "practises", "resolve", "forbidden", "GRADIENT_MACHINERY", "MLP_MACHINERY"]
 
 #: Library code that computes gradients for you: no graded function may call it.
-_GRADIENT_MACHINERY = ("mlpkit.gradcheck.numerical_gradient", "mlpkit.gradcheck.jacobian",
-                       "mlpkit.graph.Value.backward", "mlpkit.graph.topological_order")
+GRADIENT_MACHINERY = ("mlpkit.gradcheck.numerical_gradient", "mlpkit.gradcheck.jacobian",
+                      "mlpkit.graph.Value.backward", "mlpkit.graph.topological_order")
 #: The library's backward pass of a whole MLP and its training loop.
-_MLP_MACHINERY = ("mlpkit.mlp.MLP.backward", "mlpkit.mlp.MLP._backward", "mlpkit.training.train")
+MLP_MACHINERY = ("mlpkit.mlp.MLP.backward", "mlpkit.mlp.MLP._backward", "mlpkit.training.train")
 
 #: For each graded function, the mlpkit functions that would do its work, public and private. The visible checks
-#: make them uncallable while your function runs; the grader removes them before it runs your notebook.
-PRACTISED: dict[str, tuple[str, ...]] = {
-    "graph_by_hand": _GRADIENT_MACHINERY,
-    "topological_order": _GRADIENT_MACHINERY,
-    "graph_backward": _GRADIENT_MACHINERY,
-    "matmul_backward": ("mlpkit.ops.matmul_backward", *_MLP_MACHINERY, *_GRADIENT_MACHINERY),
-    "sigmoid_backward": ("mlpkit.ops.sigmoid_backward", "mlpkit.graph.Value.sigmoid", *_MLP_MACHINERY,
-                         *_GRADIENT_MACHINERY),
-    "relu_backward": ("mlpkit.ops.relu_backward", "mlpkit.ops.relu_derivative", "mlpkit.graph.Value.relu",
-                      *_MLP_MACHINERY, *_GRADIENT_MACHINERY),
-    "softmax_jacobian": (*_MLP_MACHINERY, *_GRADIENT_MACHINERY),
-    "softmax_backward": ("mlpkit.losses.softmax_cross_entropy_backward", *_MLP_MACHINERY, *_GRADIENT_MACHINERY),
-    "binary_cross_entropy_backward": ("mlpkit.losses.binary_cross_entropy_backward", *_MLP_MACHINERY,
-                                      *_GRADIENT_MACHINERY),
-    "softmax_cross_entropy_backward": ("mlpkit.losses.softmax_cross_entropy_backward", *_MLP_MACHINERY,
-                                       *_GRADIENT_MACHINERY),
-    "backward": (*_MLP_MACHINERY, *_GRADIENT_MACHINERY),
-    "train_sgd": ("mlpkit.training.train", "mlpkit.mlp.MLP.step", *_GRADIENT_MACHINERY),
-}
+#: make them uncallable while your function runs; the grader removes them before it runs your notebook. Each
+#: visible check declares its exercise's entry with ``@practises(...)``, right above it; ``coursekit.feedback``
+#: imports every check, so ``feedback.PRACTISED`` has them all.
+PRACTISED: dict[str, tuple[str, ...]] = {}
 
+
+def practises(*dotted: str) -> Callable[[Callable], Callable]:
+    """Declare, on the visible check ``check_<name>``, the mlpkit functions the graded function <name> must not
+    call (``PRACTISED[<name>]``)."""
+    def declare(check: Callable) -> Callable:
+        name = check.__name__.removeprefix("check_")
+        if name in PRACTISED:
+            raise RuntimeError(f"PRACTISED[{name!r}] is declared twice")
+        PRACTISED[name] = dotted
+        return check
+    return declare
 
 
 def resolve(dotted: str) -> Callable:

@@ -15,7 +15,7 @@ import numpy as np
 
 from mlpkit.graph import Value
 
-from .calling import _call
+from .calling import GRADIENT_MACHINERY, _call, practises
 from .diagnosis import TOLERANCE, FeedbackError, _passed
 
 __all__ = ["check_graph_by_hand", "check_topological_order", "check_graph_backward", "order_mistake", "grads_mistake",
@@ -158,6 +158,7 @@ def backward_mistakes(make_graph: Callable[[], tuple[Value, list[Value]]]) -> li
 
 
 # -- the visible checks ---------------------------------------------------------------------------------------
+@practises(*GRADIENT_MACHINERY)
 def check_graph_by_hand(build: Callable[..., Value], values: dict[str, float], answers: dict[str, Any]) -> None:
     """Compare hand-computed gradients with the graph engine.
 
@@ -180,6 +181,7 @@ def check_graph_by_hand(build: Callable[..., Value], values: dict[str, float], a
     _passed("all three gradients are right")
 
 
+@practises(*GRADIENT_MACHINERY)
 def check_topological_order(topological_order: Callable) -> None:
     """Visible test for ``topological_order(L) -> list`` on three graphs (a reused node, the lecture's graph,
     paths of unequal length)."""
@@ -198,6 +200,7 @@ def check_topological_order(topological_order: Callable) -> None:
     _passed("topological_order lists every node once, children first, L last, on all three graphs")
 
 
+@practises(*GRADIENT_MACHINERY)
 def check_graph_backward(graph_backward: Callable) -> None:
     """Visible test for ``graph_backward(L)``: the gradients of three graphs whose ``.grad`` start at 5, after
     one call and after a second call; a correct topological_order is used while it runs, as in the grader."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from mlpkit import ops
 
-from .calling import _call
+from .calling import GRADIENT_MACHINERY, MLP_MACHINERY, _call, practises
 from .diagnosis import FeedbackError, _check, _passed
 
 __all__ = ["check_softmax_jacobian", "check_softmax_backward", "jacobian_mistakes", "softmax_backward_mistakes",
@@ -61,6 +61,7 @@ def softmax_backward_mistakes(dL_dy_hat: np.ndarray, z: np.ndarray) -> tuple[tup
     )
 
 
+@practises(*MLP_MACHINERY, *GRADIENT_MACHINERY)
 def check_softmax_jacobian(softmax_jacobian: Callable) -> None:
     """Visible test for ``softmax_jacobian(z) -> J`` with z of shape (4, 1)."""
     z = np.array([[1.0], [2.0], [0.5], [-1.0]])
@@ -73,6 +74,7 @@ def check_softmax_jacobian(softmax_jacobian: Callable) -> None:
     _passed("softmax_jacobian is right for K = 4 (each column sums to 0, as it should: the outputs sum to 1)")
 
 
+@practises("mlpkit.losses.softmax_cross_entropy_backward", *MLP_MACHINERY, *GRADIENT_MACHINERY)
 def check_softmax_backward(softmax_backward: Callable) -> None:
     """Visible test for ``softmax_backward(dL_dy_hat, z) -> dL_dz`` with K = 3, B = 4, then K = B = 64 while
     numpy's allocations are traced: building a (K, B, K) tensor of Jacobians is reported."""

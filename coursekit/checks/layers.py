@@ -9,7 +9,7 @@ import numpy as np
 from mlpkit import losses, ops
 from mlpkit.datasets import one_hot
 
-from .calling import _call
+from .calling import GRADIENT_MACHINERY, MLP_MACHINERY, _call, practises
 from .diagnosis import FeedbackError, _check, _passed, batch_size_mistakes
 
 __all__ = ["check_matmul_backward", "check_sigmoid_backward", "check_relu_backward",
@@ -21,6 +21,7 @@ def _layer_example(seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rng.normal(size=(3, 4)), rng.normal(size=(4, 5)), rng.normal(size=(3, 5))
 
 
+@practises("mlpkit.ops.matmul_backward", *MLP_MACHINERY, *GRADIENT_MACHINERY)
 def check_matmul_backward(matmul_backward: Callable) -> None:
     """Visible test for ``matmul_backward(dL_dz, w, x) -> (dL_dw, dL_dx)`` with w (3, 4), x (4, 5)."""
     w, x, dL_dz = _layer_example()
@@ -36,6 +37,7 @@ def check_matmul_backward(matmul_backward: Callable) -> None:
     _passed("matmul_backward is right for w of shape (3, 4) and x of shape (4, 5)")
 
 
+@practises("mlpkit.ops.sigmoid_backward", "mlpkit.graph.Value.sigmoid", *MLP_MACHINERY, *GRADIENT_MACHINERY)
 def check_sigmoid_backward(sigmoid_backward: Callable) -> None:
     """Visible test for ``sigmoid_backward(dL_dz, x) -> dL_dx``, x being the sigmoid's input."""
     x = np.array([[-2.0, -0.5, 0.0], [0.5, 1.0, 3.0]])
@@ -54,6 +56,8 @@ def check_sigmoid_backward(sigmoid_backward: Callable) -> None:
     _passed("sigmoid_backward is right on a 2x3 example")
 
 
+@practises("mlpkit.ops.relu_backward", "mlpkit.ops.relu_derivative", "mlpkit.graph.Value.relu", *MLP_MACHINERY,
+           *GRADIENT_MACHINERY)
 def check_relu_backward(relu_backward: Callable) -> None:
     """Visible test for ``relu_backward(dL_dz, x) -> dL_dx`` with exact zeros in x."""
     x = np.array([[-2.0, 0.0, 1.5], [0.0, 3.0, -0.5]])
@@ -74,6 +78,7 @@ def check_relu_backward(relu_backward: Callable) -> None:
 
 
 # -- loss gradients ------------------------------------------------------------------------------------------
+@practises("mlpkit.losses.binary_cross_entropy_backward", *MLP_MACHINERY, *GRADIENT_MACHINERY)
 def check_binary_cross_entropy_backward(binary_cross_entropy_backward: Callable) -> None:
     """Visible test for ``binary_cross_entropy_backward(y, y_hat) -> dL/dy_hat`` with B = 4."""
     y, y_hat = np.array([[1.0, 0.0, 1.0, 0.0]]), np.array([[0.8, 0.3, 0.4, 0.9]])
@@ -87,6 +92,7 @@ def check_binary_cross_entropy_backward(binary_cross_entropy_backward: Callable)
     _passed("binary_cross_entropy_backward is right for a batch of 4")
 
 
+@practises("mlpkit.losses.softmax_cross_entropy_backward", *MLP_MACHINERY, *GRADIENT_MACHINERY)
 def check_softmax_cross_entropy_backward(softmax_cross_entropy_backward: Callable) -> None:
     """Visible test for ``softmax_cross_entropy_backward(y, y_hat) -> dL/dz`` with K = 3, B = 4."""
     y_hat = ops.softmax(np.array([[1.0, -1.0, 0.5, 2.0], [0.0, 2.0, 0.5, -1.0], [-1.0, 0.0, 1.5, 0.0]]))

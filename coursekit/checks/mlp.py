@@ -9,12 +9,13 @@ import numpy as np
 from mlpkit.datasets import one_hot
 from mlpkit.mlp import MLP
 
-from .calling import _call
+from .calling import GRADIENT_MACHINERY, MLP_MACHINERY, _call, practises
 from .diagnosis import FeedbackError, _check, _passed, relu_forgotten
 
 __all__ = ["check_backward"]
 
 
+@practises(*MLP_MACHINERY, *GRADIENT_MACHINERY)
 def check_backward(backward: Callable) -> None:
     """Visible test for ``backward(L, y, y_hat, buffer, params) -> grads`` on an MLP([3, 5, 4, 3]), B = 6."""
     model = MLP([3, 5, 4, 3], seed=3)

@@ -13,7 +13,7 @@ from mlpkit.datasets import one_hot, spiral, train_test_split
 from mlpkit.mlp import MLP
 from mlpkit.training import train
 
-from .calling import _call
+from .calling import GRADIENT_MACHINERY, _call, practises
 from .diagnosis import TOLERANCE, FeedbackError, _passed, close
 
 __all__ = ["check_train_sgd"]
@@ -146,6 +146,7 @@ def _check_history_type(history: Any, epochs: int) -> None:
         raise FeedbackError("train_sgd should return the epoch losses as numbers (floats)")
 
 
+@practises("mlpkit.training.train", "mlpkit.mlp.MLP.step", *GRADIENT_MACHINERY)
 def check_train_sgd(train_sgd: Callable) -> None:
     """Visible test for ``train_sgd(model, X, y, epochs, batch_size, lr, seed) -> list of epoch losses``.
 

@@ -23,6 +23,7 @@ import numpy as np
 from nbgrader import utils
 
 from tools.grading_sandbox import scrubbed_environment
+from tools.processes import stop
 
 from . import hidden, plain
 
@@ -92,16 +93,8 @@ class Host:
         return json.loads(line)
 
     def close(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            for stream in (self.process.stdin, self.process.stdout):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-            self.process = None
+        stop(self.process)
+        self.process = None
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -117,7 +110,7 @@ def host() -> Host:
 
 
 def shutdown() -> None:
-    """Stop this process's referee host (tools/grading.py calls it after a batch)."""
+    """Stop this process's referee host (tools/grade.py calls it after a batch)."""
     while _host:
         _host.pop().close()
 
