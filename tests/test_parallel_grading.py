@@ -167,3 +167,16 @@ def test_jobs_must_be_positive(one_and_three):
     course, _ = one_and_three[1]
     run = cli(course, "grade", "--jobs", "0")
     assert run.returncode == 2 and "--jobs must be at least 1" in run.stderr
+
+
+def test_nbgraders_export_with_the_course_plugin_writes_the_same_grades_csv(one_and_three, tmp_path):
+    """`nbgrader export --exporter=tools.export.GradesCsv` (plain nbgrader, from the gradebook) writes byte for byte
+    the grades.csv the grade command wrote: per-cell columns and the problems collect and grading noted."""
+    course, _ = one_and_three[3]
+    exported = tmp_path / "exported.csv"
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--exporter=tools.export.GradesCsv",
+                          f"--to={exported}"], cwd=course.root, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert exported.read_bytes() == course.grades_csv.read_bytes()
+    assert grades(course)["fay"]["problems"]        # so the problems are exported too, not only the points

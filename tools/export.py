@@ -5,7 +5,8 @@ one column per graded cell, ``<notebook stem>/<grade_id>``, with its points (the
 Regrading some students rewrites their lines only; every other line stays byte for byte.
 cells.csv gives, per graded cell, the class's mean points, the share with full points and the most common
 diagnosis among the students who lost points there (the visible check's or the hidden test's verdict, with
-shapes and relative errors blanked so that equal mistakes count together).
+shapes and relative errors blanked so that equal mistakes count together). ``GradesCsv`` is the same grades.csv as
+an nbgrader export plugin.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+
+from nbgrader.plugins import ExportPlugin
 
 BASE_COLUMNS = ["student", "assignment", "score", "max_score", "problems"]
 CELL_COLUMNS = ["cell", "points", "students", "mean", "full_marks", "most_common_diagnosis", "students_with_it"]
@@ -35,9 +38,11 @@ def _read(path: Path) -> tuple[list[str], list[dict]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def write_grades(course, assignment: str, rows: list) -> Path:
-    """grades.csv with ``rows`` (of ``assignment``) replacing those students' lines; all other lines kept."""
-    fields, existing = _read(course.grades_csv)
+def write_grades(course, assignment: str, rows: list, path: Path | None = None) -> Path:
+    """grades.csv (or ``path``) with ``rows`` (of ``assignment``) replacing those students' lines; all other lines
+    kept."""
+    path = Path(path or course.grades_csv)
+    fields, existing = _read(path)
     columns = [name for name, _ in cell_columns(course, assignment)]
     graded = {row.student for row in rows}
     new = [{"student": r.student, "assignment": r.assignment, "score": f"{r.score:g}",
@@ -47,11 +52,38 @@ def write_grades(course, assignment: str, rows: list) -> Path:
     lines = sorted(kept + new, key=lambda line: (line.get("assignment", ""), line.get("student", "")))
     fieldnames = BASE_COLUMNS + [f for f in fields if f not in BASE_COLUMNS] + [
         c for c in columns if c not in fields]
-    with open(course.grades_csv, "w", newline="") as f:
+    with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fieldnames, restval="")
         writer.writeheader()
         writer.writerows(lines)
-    return course.grades_csv
+    return path
+
+
+class GradesCsv(ExportPlugin):
+    """grades.csv as nbgrader's export plugin: ``nbgrader export --exporter=tools.export.GradesCsv [--to FILE]``
+    writes, from the gradebook, the file ``python -m tools.grading grade`` writes (per-cell columns, the problems
+    collect and grading noted), for a course graded with plain nbgrader too."""
+
+    def export(self, gradebook) -> None:
+        from tools.collect import load_report
+        from tools.course import Course
+        from tools.grade import Row, scores
+
+        course = Course(Path(self.parent.coursedir.root))
+        path = Path(self.to) if self.to else course.grades_csv
+        for assignment in self.assignment or sorted(a.name for a in gradebook.assignments):
+            notes = load_report(course, assignment)["students"]
+            rows = []
+            for submission in gradebook.find_assignment(assignment).submissions:
+                student = submission.student.id
+                if self.student and student not in self.student:
+                    continue
+                kept = results_folder(course, assignment) / f"{student}.json"
+                problems = json.loads(kept.read_text()).get("problems", []) if kept.exists() else []
+                score, max_score, cells = scores(course, assignment, student)
+                rows.append(Row(student, assignment, score, max_score,
+                                list(notes.get(student, {}).get("problems", [])) + problems, cells=cells))
+            write_grades(course, assignment, sorted(rows, key=lambda row: row.student), path)
 
 
 def results_folder(course, assignment: str) -> Path:
