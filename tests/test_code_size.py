@@ -2,11 +2,13 @@
 
 mlpkit as a whole at most PACKAGE_BUDGET lines, docstrings included; every module of mlpkit/ and coursekit/ at
 most MODULE_BUDGET lines; every function or method at most FUNCTION_BUDGET lines (from ``def`` to its last line).
+The README states the counts of the commit it belongs to.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +65,21 @@ def test_no_function_is_too_long():
     too_long = [name for package in ("mlpkit", "coursekit") for path in modules(package)
                 for name in long_functions(path, FUNCTION_BUDGET)]
     assert not too_long, f"functions over {FUNCTION_BUDGET} lines: {too_long}"
+
+
+def stated(pattern: str) -> int:
+    """The number the README's "Sizes and times" states where ``pattern`` (with one ``(\\S+)`` group) matches."""
+    found = re.search(pattern, (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert found, f"README.md no longer states {pattern!r}: update the section 'Sizes and times'"
+    return int(found.group(1).replace(",", ""))
+
+
+def test_the_readme_states_the_line_counts_of_this_commit():
+    for package, pattern in [("mlpkit", r"\*\*mlpkit: ([\d,]+) lines\*\*"),
+                             ("coursekit", r"\(`coursekit/`, ([\d,]+) lines\)"),
+                             ("tools", r"\(`tools/`, ([\d,]+) lines")]:
+        counted = sum(line_count(path) for path in modules(package))
+        assert stated(pattern) == counted, (
+            f"README.md says {package}/ has {stated(pattern):,} lines, it has {counted:,}: update 'Sizes and times'")
+    largest = max(modules("mlpkit"), key=line_count)
+    assert stated(rf"`{largest.name}` at (\d+) lines") == line_count(largest), "update mlpkit's largest module"
