@@ -200,17 +200,19 @@ BROKEN = {
 # ---------------------------------------------------------------------------------------------------------------
 
 def make_course(root: Path, source_dir: Path = SOURCE_DIR, timeout: int = TEST_TIMEOUT,
-                referee_timeout: int = 0) -> Course:
+                referee_timeout: int | None = None) -> Course:
     """A temporary course: the repository's nbgrader_config.py, the assignment's sources, released.
 
-    ``timeout`` is Execute.timeout; ``referee_timeout`` RunHiddenTests.timeout (0: the same as ``timeout``).
+    ``timeout`` is Execute.timeout; ``referee_timeout``, if given, RunHiddenTests.timeout (otherwise
+    nbgrader_config.py decides).
     """
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(source_dir / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
     overrides = Config()
     overrides.Execute.timeout = timeout
-    overrides.RunHiddenTests.timeout = referee_timeout
+    if referee_timeout is not None:
+        overrides.RunHiddenTests.timeout = referee_timeout
     course = Course(root, overrides)
     release.release(course, [ASSIGNMENT])
     return course
